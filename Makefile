@@ -1,0 +1,45 @@
+# The two set-up commands of the README: `make demo` and `make test`.
+# Each creates the virtualenv when missing and installs the locked dependencies first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint types unit install lock clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python requirements.lock pyproject.toml
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/solder demo
+
+lint: install
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
+
+types: install
+	$(BIN)/mypy
+
+# The whole suite runs on the embedded SQLite store, then again on PostgreSQL.
+# SOLDER_TEST_POSTGRES_URL defaults to the machine's service; set it empty to skip that pass.
+SOLDER_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+test: lint types
+	$(BIN)/python -m pytest
+	SOLDER_TEST_DATABASE_URL="$(SOLDER_TEST_POSTGRES_URL)" $(BIN)/python -m pytest
+
+# Re-pin dependencies after changing pyproject.toml (needs uv in the virtualenv).
+lock: $(BIN)/python
+	$(BIN)/python -m pip install --quiet uv
+	UV_PYTHON_DOWNLOADS=never $(BIN)/uv pip compile pyproject.toml --extra dev \
+		--generate-hashes --python-version 3.11 --no-header \
+		--python-platform x86_64-unknown-linux-gnu -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
