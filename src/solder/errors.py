@@ -28,7 +28,7 @@ class SolderError(Exception):
     code = "solder_error"
     status = 500
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field

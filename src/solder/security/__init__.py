@@ -1,0 +1,1 @@
+"""Keys, tokens, encryption at rest and outbound signatures."""

@@ -1,0 +1,3 @@
+from solder.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""The HTTP surface: Alloy-compatible routes, management routes and app webhooks."""

@@ -1,0 +1,55 @@
+"""Builds the ASGI application: routes, error handling, versions, and the workers' lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
+
+from solder import __version__
+from solder.api import errors, headless, hooks, manage, running, users, workflows
+from solder.api.versioning import VersionPrefix
+from solder.engine.worker import WorkerPool
+from solder.runtime.services import Services
+from solder.security import signing
+
+
+def create_app(services: Services, *, workers: bool = True) -> FastAPI:
+    pool = WorkerPool(services) if workers else None
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if pool is not None:
+            pool.start()
+        try:
+            yield
+        finally:
+            if pool is not None:
+                pool.stop()
+
+    app = FastAPI(
+        title="Solder",
+        version=__version__,
+        description="Embedded integration platform. Wire-compatible with Alloy Embedded: every "
+        "path is also served under /2023-01, /2023-06, /2023-12 and /2024-03, or with the "
+        "x-api-version header. Authenticate with 'Authorization: Bearer <API key>'.",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    errors.install(app)
+    for module in (users, workflows, headless, running, manage, hooks):
+        app.include_router(module.router)
+
+    @app.get("/health", tags=["meta"])
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/signing-key", tags=["meta"], response_class=PlainTextResponse)
+    def signing_key() -> str:
+        """The PEM public key that verifies ``X-Alloy-Signature`` on outbound requests."""
+        return signing.public_key_pem(services.signing_key).decode()
+
+    app.add_middleware(VersionPrefix)
+    return app

@@ -1,0 +1,77 @@
+"""Who is calling: an ISV's API key (server side) or an end user's token (browser side)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from solder.errors import Forbidden, NotFound, Unauthorized
+from solder.runtime.services import Services
+from solder.security import keys
+from solder.security.tokens import read_user_token
+from solder.store import accounts
+
+_CACHE_SECONDS = 30.0
+_cache: dict[str, tuple[str, float]] = {}
+
+
+@dataclass(frozen=True)
+class Caller:
+    env: str
+    user_id: str | None = None  # set when the caller is an end user holding a token
+
+    def own_user(self, user_id: str) -> None:
+        """A user token may only act on its own user."""
+        if self.user_id is not None and user_id != self.user_id:
+            raise NotFound(f"userId: no user {user_id!r}", field="userId")
+
+
+def services_of(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def _key_environment(services: Services, key: str) -> str | None:
+    digest = keys.hash_key(key)
+    hit = _cache.get(digest)
+    now = time.monotonic()
+    if hit is not None and hit[1] > now:
+        return hit[0]
+    with services.engine.connect() as conn:
+        env = accounts.environment_of(conn, key)
+    if env is not None:
+        _cache[digest] = (env, now + _CACHE_SECONDS)
+    return env
+
+
+def caller(request: Request) -> Caller:
+    services = services_of(request)
+    header = request.headers.get("authorization")
+    if header:
+        scheme, _, key = header.strip().partition(" ")
+        if scheme.lower() != "bearer" or not key.strip():
+            raise Unauthorized("Authorization: expected 'Bearer <API key>'")
+        env = _key_environment(services, key.strip())
+        if env is None:
+            raise Unauthorized("Authorization: unknown API key")
+        return Caller(env=env)
+    token = request.headers.get("x-alloy-user-token")
+    if token:
+        claims = read_user_token(services.token_secret, token)
+        return Caller(env=claims.environment, user_id=claims.user_id)
+    raise Unauthorized("Authorization: missing API key (send 'Authorization: Bearer <key>')")
+
+
+def server_caller(who: Annotated[Caller, Depends(caller)]) -> Caller:
+    if who.user_id is not None:
+        raise Forbidden("this call needs the API key, not a user token")
+    return who
+
+
+AnyCaller = Annotated[Caller, Depends(caller)]
+ServerCaller = Annotated[Caller, Depends(server_caller)]
+ServicesDep = Annotated[Services, Depends(services_of)]
+ENVIRONMENTS = keys.ENVIRONMENTS

@@ -1,0 +1,60 @@
+"""Every error response is ``{"message": ...}``; this is the one place statuses are chosen."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from solder.errors import SolderError, StepError
+
+log = logging.getLogger("solder.api")
+
+
+def _where(loc: tuple[object, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if p.isdigit() else (f".{p}" if out else p)
+    return out
+
+
+def validation_message(exc: RequestValidationError) -> tuple[int, str]:
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return 400, "body: malformed JSON"
+    messages = []
+    for err in errors:
+        where = _where(tuple(err.get("loc", ())))
+        msg = str(err.get("msg", "invalid"))
+        if err.get("type") == "missing":
+            msg = "required"
+        messages.append(f"{where}: {msg}" if where else msg)
+    return 422, "; ".join(messages)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(SolderError)
+    async def solder_error(_: Request, exc: SolderError) -> JSONResponse:
+        status = 502 if isinstance(exc, StepError) else exc.status
+        return JSONResponse({"message": exc.message}, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        status, message = validation_message(exc)
+        return JSONResponse({"message": message}, status_code=status)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        message = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, exc.detail)
+        return JSONResponse(
+            {"message": str(message)}, status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", exc_info=exc)
+        return JSONResponse({"message": "internal error"}, status_code=500)

@@ -1,0 +1,207 @@
+"""/headless and /installations: installing workflows for a user without the modal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from solder.api.auth import AnyCaller, ServicesDep
+from solder.api.schemas import CompleteInstallation, NewCredential, StartInstallation
+from solder.engine import lifecycle
+from solder.engine.definitions import FieldSpec, WorkflowDef
+from solder.errors import BadInput, Conflict
+from solder.store import catalog, installs, users
+from solder.store.types import iso
+
+router = APIRouter(tags=["installations"])
+
+
+@router.post("/headless/credentials")
+def add_credential(body: NewCredential, who: AnyCaller, services: ServicesDep) -> dict[str, Any]:
+    app = services.apps.get(body.credential.type.lower())
+    if app is None:
+        raise BadInput(f"credential.type: unknown app {body.credential.type!r}", "credential.type")
+    missing = [
+        f.name for f in app.credential_fields if body.credential.data.get(f.name) in (None, "")
+    ]
+    if missing:
+        raise BadInput(f"credential.data.{missing[0]}: required", f"credential.data.{missing[0]}")
+    with services.engine.begin() as conn:
+        user = users.get(conn, who.env, body.user_id)
+        who.own_user(user.id)
+        data = {f.name: body.credential.data[f.name] for f in app.credential_fields}
+        cid = installs.add_credential(conn, services.ring, who.env, user.id, app.key, data)
+    return {"success": True, "credentialId": cid}
+
+
+def _field_view(spec: FieldSpec) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "name": spec.name,
+        "displayName": spec.display_name or spec.name,
+        "type": spec.type,
+        "required": spec.required,
+    }
+    if spec.options is not None:
+        view["options"] = spec.options
+    if spec.default is not None:
+        view["default"] = spec.default
+    return view
+
+
+@router.post("/headless/startInstallation")
+def start(body: StartInstallation, who: AnyCaller, services: ServicesDep) -> dict[str, Any]:
+    with services.engine.begin() as conn:
+        user = users.get(conn, who.env, body.user_id)
+        who.own_user(user.id)
+        integration = catalog.get_integration(conn, who.env, body.integration_id)
+        for cid in body.credential_ids:
+            installs.get_credential(conn, who.env, user.id, cid)
+        flows = catalog.list_workflows(conn, who.env, integration.id)
+        if body.workflow_ids is not None:
+            wanted = set(body.workflow_ids)
+            unknown = wanted - {w.id for w in flows}
+            if unknown:
+                raise BadInput(f"workflowIds: not in this integration: {sorted(unknown)[0]}")
+            flows = [w for w in flows if w.id in wanted]
+        data: list[dict[str, Any]] = []
+        chosen = []
+        for wf in flows:
+            latest = catalog.latest_version(conn, wf.id)
+            if latest is None:
+                continue  # never released: not installable
+            chosen.append(wf.id)
+            definition = WorkflowDef.model_validate(latest.definition)
+            for block in definition.all_blocks():
+                if block.fields:
+                    data.append(
+                        {
+                            "workflowId": wf.id,
+                            "app": getattr(block, "app", None) or integration.app,
+                            "blockId": block.id,
+                            "fields": [_field_view(f) for f in block.fields],
+                        }
+                    )
+        if not chosen:
+            raise BadInput("workflowIds: this integration has no released workflow")
+        installation_id = installs.start_installation(
+            conn, who.env, user.id, integration.id, body.credential_ids, chosen
+        )
+    return {"installationId": installation_id, "data": data}
+
+
+def _answers(body: CompleteInstallation) -> dict[tuple[str, str], dict[str, Any]]:
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for item in body.data:
+        block = out.setdefault((item.workflow_id, item.block_id), {})
+        for f in item.fields:
+            block[f.name] = f.value
+    return out
+
+
+def _config_for(
+    wf_id: str, definition: WorkflowDef, answers: dict[tuple[str, str], dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    config: dict[str, dict[str, Any]] = {}
+    for block_id, specs in definition.user_fields().items():
+        given = answers.get((wf_id, block_id), {})
+        values: dict[str, Any] = {}
+        for spec in specs:
+            value = given.get(spec.name, spec.default)
+            if spec.required and value in (None, ""):
+                raise BadInput(
+                    f"data.fields.{spec.name}: required (workflow {wf_id}, block {block_id})",
+                    field=spec.name,
+                )
+            if spec.options is not None and value is not None and value not in spec.options:
+                raise BadInput(f"data.fields.{spec.name}: not one of {spec.options}", spec.name)
+            values[spec.name] = value
+        config[block_id] = values
+    return config
+
+
+@router.post("/headless/completeInstallation")
+def complete(body: CompleteInstallation, who: AnyCaller, services: ServicesDep) -> dict[str, Any]:
+    answers = _answers(body)
+    install_ids: list[str] = []
+    with services.engine.begin() as conn:
+        inst = installs.get_installation(conn, who.env, body.installation_id)
+        who.own_user(inst.user_id)
+        if inst.status == "complete":
+            raise Conflict("installationId: this installation is already complete")
+        cred_apps = {
+            installs.get_credential(conn, who.env, inst.user_id, cid).app: cid
+            for cid in inst.credential_ids
+        }
+        plans = []
+        for wf_id in inst.workflow_ids:
+            latest = catalog.latest_version(conn, wf_id)
+            definition = WorkflowDef.model_validate(latest.definition)
+            for app in definition.apps():
+                if app not in cred_apps:
+                    raise BadInput(f"credentialIds: no {app} credential given", "credentialIds")
+            plans.append((wf_id, latest, definition, _config_for(wf_id, definition, answers)))
+        for wf_id, latest, definition, config in plans:
+            previous = installs.find_install(conn, inst.user_id, wf_id)
+            install_ids.append(
+                installs.put_install(
+                    conn,
+                    {
+                        "environment": who.env,
+                        "installation_id": inst.id,
+                        "user_id": inst.user_id,
+                        "workflow_id": wf_id,
+                        "version_id": latest.id,
+                        "config": config,
+                        "credential_ids": list(cred_apps.values()),
+                        "active": bool(previous is not None and previous.active),
+                        "state": previous.state if previous is not None else {},
+                        "trigger_key": definition.trigger_key(),
+                    },
+                )
+            )
+        installs.complete_installation(
+            conn, inst.id, [a.model_dump(by_alias=True) for a in body.data]
+        )
+    for install_id in install_ids:
+        lifecycle.deactivate(services, install_id)  # a reinstall drops the old subscription
+        lifecycle.activate(services, install_id)
+    return {"message": "Installation completed", "workflowIds": list(inst.workflow_ids)}
+
+
+def _installation_view(conn: Any, row: Any) -> dict[str, Any]:
+    copies = [
+        i for i in installs.installs_of_user(conn, row.user_id) if i.installation_id == row.id
+    ]
+    return {
+        "installationId": row.id,
+        "integrationId": row.integration_id,
+        "userId": row.user_id,
+        "formData": row.form_data,
+        "credentialIds": row.credential_ids,
+        "workflowIds": row.workflow_ids,
+        "status": row.status,
+        "installedAt": iso(row.installed_at),
+        "enabled": any(c.active for c in copies),
+    }
+
+
+@router.get("/installations")
+def list_installations(
+    who: AnyCaller, services: ServicesDep, user_id: str | None = Query(None, alias="userId")
+) -> dict[str, Any]:
+    with services.engine.connect() as conn:
+        uid = None
+        if user_id or who.user_id:
+            uid = users.get(conn, who.env, user_id or who.user_id or "").id
+            who.own_user(uid)
+        rows = installs.list_installations(conn, who.env, uid)
+        return {"data": [_installation_view(conn, r) for r in rows]}
+
+
+@router.get("/installations/{installation_id}")
+def get_installation(installation_id: str, who: AnyCaller, services: ServicesDep) -> dict[str, Any]:
+    with services.engine.connect() as conn:
+        row = installs.get_installation(conn, who.env, installation_id)
+        who.own_user(row.user_id)
+        return {"data": _installation_view(conn, row)}

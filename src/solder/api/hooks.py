@@ -1,0 +1,70 @@
+"""/hooks/{app}/{installId}: where apps deliver their webhooks.
+
+Each callback is checked (the secret header given when the hook was made), deduplicated by the
+app's event id, and stored with its run before the answer goes back. Work on it (such as
+fetching the full order) happens in the run, where it is retried.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from solder.api.auth import services_of
+from solder.engine.lifecycle import secret_hash
+from solder.errors import MalformedBody, NotFound, Unauthorized
+from solder.runtime.services import Services
+from solder.store import installs, runs
+
+router = APIRouter(tags=["app webhooks"])
+
+
+@router.post("/hooks/{app_key}/{install_id}")
+async def receive(app_key: str, install_id: str, request: Request) -> dict[str, Any]:
+    services = services_of(request)
+    raw = await request.body()
+    try:
+        payload = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise MalformedBody("body: malformed JSON") from exc
+    if not isinstance(payload, dict):
+        raise MalformedBody("body: expected a JSON object")
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    return await run_in_threadpool(_store, services, app_key, install_id, payload, headers)
+
+
+def _store(
+    services: Services, app_key: str, install_id: str, payload: dict[str, Any], headers: Any
+) -> dict[str, Any]:
+    app = services.apps.get(app_key)
+    with services.engine.begin() as conn:
+        install = installs.install_by_id(conn, install_id)
+        if app is None or install is None or not install.trigger_key.startswith(f"app:{app_key}:"):
+            raise NotFound("no such webhook")
+        event_key = install.trigger_key.split(":", 2)[2]
+        trigger = app.triggers[event_key]
+        expected = (install.state or {}).get("secretHash", "")
+        given = headers.get(trigger.secret_header.lower(), "")
+        if not expected or not hmac.compare_digest(expected, secret_hash(given)):
+            raise Unauthorized(f"{trigger.secret_header}: missing or wrong")
+        if not install.active or not trigger.matches(payload):
+            return {"received": True, "ignored": True}
+        event_id = trigger.event_id(payload)
+        _, created, duplicate = runs.add_event(
+            conn,
+            env=install.environment,
+            kind="app",
+            name=f"{app_key}:{event_key}",
+            payload=payload,
+            user_id=install.user_id,
+            workflow_install_id=install.id,
+            install_ids=[(install.id, install.workflow_id, install.user_id, install.version_id)],
+            dedupe_key=f"{app_key}:{install.id}:{event_id}" if event_id else None,
+        )
+    if created:
+        services.wakeup.set()
+    return {"received": True, "duplicate": duplicate}

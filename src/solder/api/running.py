@@ -1,0 +1,198 @@
+"""/run, /events and the execution logs: where custom events enter, and what came of them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import jsonschema
+from fastapi import APIRouter, Header, Query
+from sqlalchemy import Connection
+
+from solder.api.auth import AnyCaller, ServerCaller, ServicesDep
+from solder.api.schemas import RunEvent, RunWorkflow
+from solder.engine.definitions import sample_to_schema
+from solder.errors import BadInput, Conflict
+from solder.store import catalog, installs, runs, users
+from solder.store.types import iso
+
+router = APIRouter(tags=["running"])
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+
+
+def check_payload(body: dict[str, Any], data: dict[str, Any]) -> None:
+    validator = jsonschema.Draft202012Validator(sample_to_schema(body))
+    problems = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if not problems:
+        return
+    err = problems[0]
+    where = "data" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path)
+    if err.validator == "required":
+        missing = next(m for m in err.validator_value if m not in err.instance)
+        raise BadInput(f"{where}.{missing}: required", field=f"{where}.{missing}")
+    raise BadInput(f"{where}: {err.message}", field=where)
+
+
+@router.get("/events")
+def list_events(who: AnyCaller, services: ServicesDep) -> dict[str, Any]:
+    with services.engine.connect() as conn:
+        rows = catalog.list_events(conn, who.env)
+    return {"data": [{"name": r.name, "description": r.description, "body": r.body} for r in rows]}
+
+
+@router.post("/run/event")
+def run_event(
+    body: RunEvent, who: ServerCaller, services: ServicesDep, idempotency_key: IdempotencyKey = None
+) -> dict[str, Any]:
+    with services.engine.begin() as conn:
+        event = catalog.get_event(conn, who.env, body.event)
+        check_payload(event.body, body.data)
+        user = users.get(conn, who.env, body.user_id)
+        targets = [
+            (i.id, i.workflow_id, i.user_id, i.version_id)
+            for i in installs.active_installs(conn, who.env, user.id, f"event:{event.name}")
+        ]
+        _, created, _ = runs.add_event(
+            conn,
+            env=who.env,
+            kind="custom",
+            name=event.name,
+            payload=body.data,
+            user_id=user.id,
+            install_ids=targets,
+            dedupe_key=f"idem:{idempotency_key}" if idempotency_key else None,
+        )
+    if created:
+        services.wakeup.set()
+    return {"message": "Event successfully triggered"}
+
+
+@router.post("/run/workflow")
+def run_workflow(
+    body: RunWorkflow,
+    who: ServerCaller,
+    services: ServicesDep,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, str]:
+    ref = body.workflow_id or body.workflow_name
+    if not ref:
+        raise BadInput("workflowId: required (or workflowName)", field="workflowId")
+    with services.engine.begin() as conn:
+        user = users.get(conn, who.env, body.user_id)
+        wf = catalog.get_workflow(conn, who.env, ref)
+        install = installs.get_install(conn, user.id, wf.id)
+        if install.trigger_key != "webhook":
+            raise BadInput("workflowId: this workflow is not started by a webhook trigger")
+        if not install.active:
+            raise Conflict("workflowId: this workflow is deactivated for the user")
+        _, created, _ = runs.add_event(
+            conn,
+            env=who.env,
+            kind="webhook",
+            name=wf.name,
+            payload=body.data,
+            user_id=user.id,
+            install_ids=[(install.id, wf.id, user.id, install.version_id)],
+            dedupe_key=f"idem:{idempotency_key}" if idempotency_key else None,
+        )
+    if created:
+        services.wakeup.set()
+    return {"message": "success"}
+
+
+def _execution_view(run: Any, results: list[Any], event: Any) -> dict[str, Any]:
+    return {
+        "executionId": run.id,
+        "status": run.status,
+        "startedAt": iso(run.started_at or run.created_at),
+        "stoppedAt": iso(run.finished_at),
+        "attempt": run.attempt,
+        "error": run.error,
+        "results": [
+            {
+                "blockId": r.block_id,
+                "blockName": r.block_name,
+                "blockType": r.block_type,
+                "status": r.status,
+                "attempts": r.attempts,
+                "startedAt": iso(r.started_at),
+                "stoppedAt": iso(r.finished_at),
+                "input": r.input,
+                "data": r.output,
+                "error": r.error,
+            }
+            for r in results
+        ],
+        "inputs": event.payload,
+    }
+
+
+def _user_filter(conn: Connection, env: str, user_ref: str | None) -> str | None:
+    return None if not user_ref else str(users.get(conn, env, user_ref).id)
+
+
+@router.get("/workflows/{workflow_id}/logs")
+def workflow_logs(
+    workflow_id: str,
+    who: AnyCaller,
+    services: ServicesDep,
+    user_id: str | None = Query(None, alias="userId"),
+    page: int = Query(1, ge=1),
+    limit: int = Query(10, ge=1, le=30),
+    order: str = Query("desc", pattern="^(asc|desc)$"),
+    error: bool = Query(False),
+) -> dict[str, Any]:
+    with services.engine.connect() as conn:
+        uid = _user_filter(conn, who.env, user_id or who.user_id)
+        if who.user_id is not None:
+            who.own_user(uid or "")
+        wf = catalog.get_workflow(conn, who.env, workflow_id)
+        rows = runs.runs_of(
+            conn,
+            who.env,
+            wf.id,
+            uid,
+            offset=(page - 1) * limit,
+            limit=limit,
+            newest_first=order == "desc",
+            errors_only=error,
+        )
+        results = runs.results_of(conn, [r.id for r in rows])
+        data = [_execution_view(r, results[r.id], runs.get_event(conn, r.event_id)) for r in rows]
+    return {"data": data}
+
+
+@router.get("/workflows/{workflow_id}/errors")
+def workflow_errors(
+    workflow_id: str,
+    who: AnyCaller,
+    services: ServicesDep,
+    user_id: str | None = Query(None, alias="userId"),
+    page: int = Query(1, ge=1),
+    limit: int = Query(100, ge=1, le=1000),
+) -> dict[str, Any]:
+    with services.engine.connect() as conn:
+        uid = _user_filter(conn, who.env, user_id or who.user_id)
+        wf = catalog.get_workflow(conn, who.env, workflow_id)
+        rows = runs.runs_of(
+            conn,
+            who.env,
+            wf.id,
+            uid,
+            offset=(page - 1) * limit,
+            limit=limit,
+            newest_first=True,
+            errors_only=True,
+        )
+    return {
+        "data": [
+            {
+                "workflowId": wf.id,
+                "executionId": r.id,
+                "userId": r.user_id,
+                "block": (r.error or {}).get("block"),
+                "errorOccurredAt": iso(r.finished_at),
+                "message": (r.error or {}).get("message"),
+            }
+            for r in rows
+        ]
+    }

@@ -1,0 +1,77 @@
+"""Request bodies. Field names follow Alloy's (camelCase); unknown fields are ignored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+class NewUser(Body):
+    username: str = Field(min_length=1, max_length=255)
+    full_name: str | None = Field(default=None, alias="fullName", max_length=255)
+
+
+class UserBatch(Body):
+    users: list[NewUser] = Field(min_length=1, max_length=1000)
+
+
+class UserChanges(Body):
+    username: str | None = Field(default=None, min_length=1, max_length=255)
+    full_name: str | None = Field(default=None, alias="fullName", max_length=255)
+
+
+class WorkflowRef(Body):
+    user_id: str = Field(alias="userId", min_length=1)
+    workflow_id: str | None = Field(default=None, alias="workflowId")
+    workflow_name: str | None = Field(default=None, alias="workflowName")
+
+
+class CredentialIn(Body):
+    type: str = Field(min_length=1)
+    data: dict[str, Any]
+
+
+class NewCredential(Body):
+    user_id: str = Field(alias="userId", min_length=1)
+    credential: CredentialIn
+
+
+class StartInstallation(Body):
+    user_id: str = Field(alias="userId", min_length=1)
+    integration_id: str = Field(alias="integrationId", min_length=1)
+    credential_ids: list[str] = Field(default_factory=list, alias="credentialIds")
+    workflow_ids: list[str] | None = Field(default=None, alias="workflowIds")
+
+
+class FieldValue(Body):
+    name: str
+    value: Any = None
+
+
+class BlockAnswers(Body):
+    workflow_id: str = Field(alias="workflowId")
+    block_id: str = Field(alias="blockId")
+    fields: list[FieldValue] = Field(default_factory=list)
+
+
+class CompleteInstallation(Body):
+    installation_id: str = Field(alias="installationId", min_length=1)
+    data: list[BlockAnswers] = Field(default_factory=list)
+
+
+class RunEvent(Body):
+    event: str = Field(min_length=1)
+    user_id: str = Field(alias="userId", min_length=1)
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class RunWorkflow(Body):
+    user_id: str = Field(alias="userId", min_length=1)
+    workflow_id: str | None = Field(default=None, alias="workflowId")
+    workflow_name: str | None = Field(default=None, alias="workflowName")
+    data: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,80 @@
+"""Alloy-shaped views of stored rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection
+
+from solder.apps.base import App
+from solder.engine.definitions import WorkflowDef
+from solder.store import catalog, installs
+from solder.store.types import iso
+
+DEFAULT_NAMES = {
+    "customEvent": "Custom Event",
+    "webhook": "Webhook",
+    "streamData": "Stream Data",
+}
+DEFAULT_ICONS = {
+    "customEvent": "/static/icons/app-event.svg",
+    "webhook": "/static/icons/webhook.svg",
+    "streamData": "/static/icons/stream-data.svg",
+}
+
+
+def blocks_view(definition: dict[str, Any], apps: dict[str, App]) -> list[dict[str, Any]]:
+    wf = WorkflowDef.model_validate(definition)
+    out = []
+    for block in wf.all_blocks():
+        app = apps.get(getattr(block, "app", "") or "")
+        kind = app.key if app else block.type
+        default_name = app.name if app else DEFAULT_NAMES.get(block.type, block.type)
+        out.append(
+            {
+                "name": block.name or default_name,
+                "id": block.id,
+                "type": kind,
+                "icon": app.icon if app else DEFAULT_ICONS.get(block.type, ""),
+            }
+        )
+    return out
+
+
+def workflow_view(
+    conn: Connection, wf: Any, user_id: str | None, apps: dict[str, App]
+) -> dict[str, Any]:
+    latest = catalog.latest_version(conn, wf.id)
+    install = installs.find_install(conn, user_id, wf.id) if user_id else None
+    view: dict[str, Any] = {
+        "workflowId": wf.id,
+        "integrationId": wf.integration_id,
+        "name": wf.name,
+        "createdAt": iso(wf.created_at),
+        "updatedAt": iso(wf.updated_at),
+        "installed": install is not None,
+        "active": bool(install is not None and install.active),
+        "version": None if latest is None else latest.number,
+        "blocks": blocks_view(latest.definition if latest else wf.draft, apps),
+    }
+    if install is not None:
+        view["installedVersion"] = catalog.version(conn, install.version_id).number
+    return view
+
+
+def integration_view(
+    conn: Connection, row: Any, user_id: str | None, apps: dict[str, App]
+) -> dict[str, Any]:
+    app = apps.get(row.app)
+    flows = [
+        workflow_view(conn, wf, user_id, apps)
+        for wf in catalog.list_workflows(conn, row.environment, row.id)
+    ]
+    released = [w for w in flows if w["version"] is not None]
+    return {
+        "integrationId": row.id,
+        "app": row.name or (app.name if app else row.app),
+        "installed": any(w["installed"] for w in released),
+        "icon": row.icon or (app.icon if app else ""),
+        "workflows": released,
+    }

@@ -1,0 +1,1 @@
+"""Connectors: each app declared once as values (auth, actions, triggers)."""

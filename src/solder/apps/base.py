@@ -1,0 +1,74 @@
+"""The connector SDK, thin for now: an app is a value with its auth fields, actions, triggers.
+
+Importing a connector module only builds values. Actions and triggers receive an
+:class:`AppContext` that carries the user's decrypted credential, an HTTP client and the
+app's base URL (overridable per server, which is how the sandbox apps are reached).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2
+from pydantic import BaseModel
+
+
+@dataclass(frozen=True)
+class CredentialField:
+    name: str
+    display_name: str
+    description: str = ""
+    secret: bool = False
+
+
+@dataclass(frozen=True)
+class AppContext:
+    credential: Mapping[str, Any]
+    client: httpx2.Client
+    base_url: str
+    public_url: str
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """What an app trigger needs to hear about one installed workflow."""
+
+    install_id: str
+    destination: str
+    secret: str
+
+
+@dataclass(frozen=True)
+class Action:
+    key: str
+    name: str
+    input_model: type[BaseModel]
+    run: Callable[[AppContext, Any], dict[str, Any]]
+    idempotent: bool = False
+
+
+@dataclass(frozen=True)
+class WebhookTrigger:
+    """An app event delivered by the app's own webhooks."""
+
+    key: str
+    name: str
+    subscribe: Callable[[AppContext, Subscription], dict[str, Any]]
+    unsubscribe: Callable[[AppContext, Mapping[str, Any]], None]
+    secret_header: str
+    event_id: Callable[[Mapping[str, Any]], str | None]
+    matches: Callable[[Mapping[str, Any]], bool]
+    enrich: Callable[[AppContext, Mapping[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class App:
+    key: str
+    name: str
+    icon: str
+    base_url: str
+    credential_fields: tuple[CredentialField, ...]
+    actions: Mapping[str, Action] = field(default_factory=dict)
+    triggers: Mapping[str, WebhookTrigger] = field(default_factory=dict)

@@ -1,0 +1,151 @@
+"""BigCommerce: store API with ``X-Auth-Token``; orders (v2) and webhooks (v3).
+
+Webhook callbacks carry no signature of their own; BigCommerce sends back the custom
+``headers`` given when the hook was made, so each hook gets a random secret header that
+Solder checks (hashed) on every callback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from solder.apps.base import (
+    Action,
+    App,
+    AppContext,
+    CredentialField,
+    Subscription,
+    WebhookTrigger,
+)
+from solder.apps.http import json_body, send
+from solder.errors import FatalError, ReconnectNeeded
+
+SECRET_HEADER = "X-Solder-Hook-Secret"  # noqa: S105 - a header name, not a secret
+
+
+def _store_url(ctx: AppContext, path: str) -> str:
+    store_hash = ctx.credential.get("storeHash")
+    if not store_hash:
+        raise ReconnectNeeded("bigcommerce credential has no storeHash")
+    return f"{ctx.base_url.rstrip('/')}/stores/{store_hash}{path}"
+
+
+def _headers(ctx: AppContext) -> dict[str, str]:
+    token = ctx.credential.get("accessToken")
+    if not token:
+        raise ReconnectNeeded("bigcommerce credential has no accessToken")
+    return {"X-Auth-Token": str(token), "Accept": "application/json"}
+
+
+def _get(ctx: AppContext, path: str, what: str) -> Any:
+    resp = send(ctx.client, "GET", _store_url(ctx, path), what, headers=_headers(ctx))
+    return json_body(resp, what)
+
+
+def _subscribe(scope: str) -> Any:
+    def subscribe(ctx: AppContext, sub: Subscription) -> dict[str, Any]:
+        body = {
+            "scope": scope,
+            "destination": sub.destination,
+            "is_active": True,
+            "headers": {SECRET_HEADER: sub.secret},
+        }
+        what = "bigcommerce create webhook"
+        resp = send(
+            ctx.client, "POST", _store_url(ctx, "/v3/hooks"), what, headers=_headers(ctx), json=body
+        )
+        hook = json_body(resp, what).get("data", {})
+        return {"hookId": hook.get("id"), "scope": scope}
+
+    return subscribe
+
+
+def _unsubscribe(ctx: AppContext, state: Mapping[str, Any]) -> None:
+    hook_id = state.get("hookId")
+    if hook_id is None:
+        return
+    url = _store_url(ctx, f"/v3/hooks/{hook_id}")
+    resp = ctx.client.delete(url, headers=_headers(ctx))
+    if resp.status_code not in (200, 204, 404):
+        send(ctx.client, "DELETE", url, "bigcommerce delete webhook", headers=_headers(ctx))
+
+
+def _order_created_enrich(ctx: AppContext, payload: Mapping[str, Any]) -> dict[str, Any]:
+    data = payload.get("data")
+    order_id = data.get("id") if isinstance(data, Mapping) else None
+    if order_id is None:
+        raise FatalError("bigcommerce webhook has no data.id")
+    order = _get(ctx, f"/v2/orders/{order_id}", "bigcommerce get order")
+    if not isinstance(order, dict):
+        raise FatalError("bigcommerce get order: unexpected response")
+    return order
+
+
+order_created = WebhookTrigger(
+    key="order_created",
+    name="Order Created",
+    subscribe=_subscribe("store/order/created"),
+    unsubscribe=_unsubscribe,
+    secret_header=SECRET_HEADER,
+    event_id=lambda p: str(p["hash"]) if p.get("hash") else None,
+    matches=lambda p: p.get("scope") == "store/order/created",
+    enrich=_order_created_enrich,
+)
+
+
+class UpdateOrderStatusInput(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    order_id: int | str = Field(alias="orderId")
+    status: int | str = Field(description="a status id, or its name or custom label")
+
+
+def _resolve_status(ctx: AppContext, status: int | str) -> int:
+    if isinstance(status, int) or (isinstance(status, str) and status.isdigit()):
+        return int(status)
+    wanted = status.strip().lower()
+    for item in _get(ctx, "/v2/order_statuses", "bigcommerce list order statuses"):
+        names = {str(item.get(k, "")).lower() for k in ("name", "custom_label", "system_label")}
+        if wanted in names:
+            return int(item["id"])
+    raise FatalError(f"status: {status!r} is not an order status of this store", field="status")
+
+
+def _update_order_status(ctx: AppContext, inp: UpdateOrderStatusInput) -> dict[str, Any]:
+    status_id = _resolve_status(ctx, inp.status)
+    what = "bigcommerce update order"
+    resp = send(
+        ctx.client,
+        "PUT",
+        _store_url(ctx, f"/v2/orders/{inp.order_id}"),
+        what,
+        headers=_headers(ctx),
+        json={"status_id": status_id},
+    )
+    body = json_body(resp, what)
+    return body if isinstance(body, dict) else {"result": body}
+
+
+update_order_status = Action(
+    key="update_order_status",
+    name="Update an order status",
+    input_model=UpdateOrderStatusInput,
+    run=_update_order_status,
+    idempotent=True,
+)
+
+app = App(
+    key="bigcommerce",
+    name="BigCommerce",
+    icon="/static/icons/bigcommerce.svg",
+    base_url="https://api.bigcommerce.com",
+    credential_fields=(
+        CredentialField("storeHash", "Store hash", "the part after /stores/ in your API path"),
+        CredentialField("accessToken", "Access token", "an API account's token", secret=True),
+    ),
+    actions={update_order_status.key: update_order_status},
+    triggers={order_created.key: order_created},
+)

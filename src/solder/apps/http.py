@@ -1,0 +1,68 @@
+"""Outbound HTTP for connectors and blocks: one place maps a response to an error class.
+
+* network errors, timeouts, 5xx and 429 -> ``RetryableError`` (429's ``Retry-After`` is kept)
+* 401 and 403 -> ``ReconnectNeeded`` (the user's credential was refused)
+* any other 4xx -> ``FatalError`` carrying the provider's message
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx2
+
+from solder.errors import FatalError, ReconnectNeeded, RetryableError
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _provider_message(response: httpx2.Response) -> str:
+    text = response.text[:500]
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, ValueError):
+        return text
+    if isinstance(body, list) and body and isinstance(body[0], dict):
+        body = body[0]
+    if isinstance(body, dict):
+        for key in ("message", "title", "error", "detail"):
+            if isinstance(body.get(key), str):
+                return str(body[key])
+    return text
+
+
+def check(response: httpx2.Response, what: str) -> httpx2.Response:
+    status = response.status_code
+    if status < 400:
+        return response
+    message = f"{what}: HTTP {status}: {_provider_message(response)}"
+    if status == 429 or status >= 500:
+        raise RetryableError(
+            message, retry_after=retry_after_seconds(response.headers.get("retry-after"))
+        )
+    if status in (401, 403):
+        raise ReconnectNeeded(message)
+    raise FatalError(message)
+
+
+def send(client: httpx2.Client, method: str, url: str, what: str, **kwargs: Any) -> httpx2.Response:
+    try:
+        response = client.request(method, url, **kwargs)
+    except httpx2.TransportError as exc:
+        raise RetryableError(f"{what}: {type(exc).__name__}: {exc}") from exc
+    return check(response, what)
+
+
+def json_body(response: httpx2.Response, what: str) -> Any:
+    try:
+        return response.json()
+    except (json.JSONDecodeError, ValueError) as exc:
+        raise FatalError(f"{what}: response is not JSON") from exc

@@ -1,0 +1,132 @@
+"""The ``solder`` command."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from solder.config import Settings
+from solder.errors import SolderError
+
+
+@click.group()
+def main() -> None:
+    """Solder: a self-hostable embedded integration platform."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--no-workers", is_flag=True, help="serve the API only (workers run elsewhere)")
+def serve(host: str, port: int, no_workers: bool) -> None:
+    """Run the API and the workers in one process."""
+    from solder.runtime.server import serve as run_server
+
+    run_server(Settings(), host, port, workers=not no_workers)
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the schema migrations."""
+    from solder.store import migrate
+    from solder.store.db import make_engine
+
+    engine = make_engine(Settings().database_url)
+    migrate.upgrade(engine)
+    engine.dispose()
+    click.echo("database is at the newest schema")
+
+
+@main.group()
+def keys() -> None:
+    """API keys."""
+
+
+@keys.command("create")
+@click.option(
+    "--env", "environment", type=click.Choice(["development", "production"]), required=True
+)
+def keys_create(environment: str) -> None:
+    """Make a new API key; the last line printed is the key alone (shown only this once)."""
+    from solder.store import accounts, migrate
+    from solder.store.db import make_engine
+
+    engine = make_engine(Settings().database_url)
+    migrate.upgrade(engine)
+    with engine.begin() as conn:
+        key = accounts.create_key(conn, environment)  # type: ignore[arg-type]
+    engine.dispose()
+    click.echo(f"new {environment} API key (store it now: it is not shown again):", err=True)
+    click.echo(key)
+
+
+@main.command()
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--release", is_flag=True, help="release every workflow whose draft changed")
+def push(path: Path, release: bool) -> None:
+    """Send integration and event files to the server at SOLDER_URL with SOLDER_API_KEY."""
+    import httpx2
+
+    from solder.client import push as do_push
+
+    url = os.environ.get("SOLDER_URL", "http://127.0.0.1:8000")
+    key = os.environ.get("SOLDER_API_KEY")
+    if not key:
+        raise click.UsageError("SOLDER_API_KEY is not set")
+    headers = {"Authorization": f"Bearer {key}"}
+    with httpx2.Client(base_url=url, headers=headers, timeout=30) as client:
+        try:
+            report = do_push(client, path, release=release)
+        except SolderError as exc:
+            click.echo(f"error: {exc.message}", err=True)
+            sys.exit(1)
+        except httpx2.TransportError as exc:
+            click.echo(f"error: cannot reach {url}: {exc}", err=True)
+            sys.exit(1)
+    for line in report.lines:
+        click.echo(line)
+
+
+@main.group()
+def sandbox() -> None:
+    """Local stand-ins for third-party apps (for tests and the demo)."""
+
+
+@sandbox.command("bigcommerce")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=9001, show_default=True, type=int)
+@click.option("--store-hash", default="sandbox1", show_default=True)
+@click.option("--token", "access_token", default="sandbox-token", show_default=True)
+def sandbox_bigcommerce(host: str, port: int, store_hash: str, access_token: str) -> None:
+    """A BigCommerce store: v2 orders and statuses, v3 hooks, real webhook callbacks."""
+    from solder.sandbox import bigcommerce
+
+    bigcommerce.serve(host, port, store_hash, access_token)
+
+
+@sandbox.command("receiver")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=9002, show_default=True, type=int)
+@click.option("--public-key-url", default=None, help="Solder's /signing-key, to verify requests")
+def sandbox_receiver(host: str, port: int, public_key_url: str | None) -> None:
+    """An ISV endpoint that records what Stream Data sends it."""
+    from solder.sandbox import receiver
+
+    receiver.serve(host, port, public_key_url)
+
+
+@main.command()
+@click.option("--workdir", type=click.Path(path_type=Path), default=Path(".demo"))
+def demo(workdir: Path) -> None:
+    """Run the quick-start scenario end to end on a fresh SQLite file."""
+    from solder.demo import run_demo
+
+    sys.exit(run_demo(workdir))

@@ -1,0 +1,78 @@
+"""The CLI's side of ``solder push``: read definition files and send them to a server."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import yaml
+
+from solder.errors import BadInput
+
+SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def read_documents(path: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
+    files = sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES) if path.is_dir() else [path]
+    for file in files:
+        text = file.read_text()
+        try:
+            docs = [json.loads(text)] if file.suffix == ".json" else list(yaml.safe_load_all(text))
+        except (json.JSONDecodeError, yaml.YAMLError) as exc:
+            raise BadInput(f"{file}: cannot parse: {exc}") from exc
+        for doc in docs:
+            if doc is None:
+                continue
+            if not isinstance(doc, dict):
+                raise BadInput(f"{file}: a definition file holds an object")
+            yield file, doc
+
+
+@dataclass
+class PushReport:
+    lines: list[str] = field(default_factory=list)
+
+
+def _call(client: httpx2.Client, method: str, path: str, **kw: Any) -> Any:
+    resp = client.request(method, path, **kw)
+    if resp.status_code >= 400:
+        try:
+            message = resp.json().get("message", resp.text)
+        except ValueError:
+            message = resp.text
+        raise BadInput(f"{method} {path}: HTTP {resp.status_code}: {message}")
+    return resp.json()
+
+
+def push(client: httpx2.Client, path: Path, *, release: bool) -> PushReport:
+    """Events first (workflows name them), then integrations; release what changed."""
+    report = PushReport()
+    docs = list(read_documents(path))
+    for file, doc in docs:
+        if "events" in doc:
+            result = _call(client, "PUT", "/manage/events", json=doc)
+            for item in result["data"]:
+                state = "changed" if item["changed"] else "unchanged"
+                report.lines.append(f"event {item['name']!r}: {state} ({file.name})")
+    for file, doc in docs:
+        if "integration" not in doc:
+            if "events" not in doc:
+                raise BadInput(f"{file}: expected an 'integration' or 'events' document")
+            continue
+        result = _call(client, "PUT", "/manage/integrations", json=doc)
+        report.lines.append(
+            f"integration {doc['integration'].get('key')}: {result['integrationId']}"
+        )
+        for wf in result["workflows"]:
+            state = "changed" if wf["changed"] else "unchanged"
+            line = f"  workflow {wf['key']}: {wf['workflowId']} draft {state}"
+            if release:
+                rel = _call(client, "POST", f"/manage/workflows/{wf['workflowId']}/release")
+                verb = "released" if rel["released"] else "already"
+                line += f", {verb} v{rel['version']}"
+            report.lines.append(line)
+    return report

@@ -1,0 +1,1 @@
+"""The workflow engine: definitions, the mapping language and the run loop."""

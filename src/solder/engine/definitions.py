@@ -1,0 +1,204 @@
+"""What an ISV writes: integrations, workflows and custom events, as checked values.
+
+These models read the YAML/JSON files that ``solder push`` sends and that the management API
+stores. A workflow is one trigger and a list of blocks. A block's ``inputs`` are JSON in which
+``{{ }}`` holds a mapping expression (``docs/mapping.md``); its ``fields`` are the inputs the
+end user fills in at installation ("configurable by user").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+KEY_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,127}$"
+BLOCK_NAMESPACE = uuid.UUID("5f1d3c2a-8b0e-4f55-9a43-5b0d3e7c9a11")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class FieldSpec(Strict):
+    """An input the end user fills in when installing."""
+
+    name: str = Field(min_length=1, max_length=128)
+    display_name: str | None = Field(default=None, alias="displayName")
+    type: Literal["string", "number", "boolean", "url", "email", "select"] = "string"
+    required: bool = True
+    default: Any = None
+    options: list[str] | None = None
+    description: str | None = None
+
+
+class BlockBase(Strict):
+    key: str = Field(pattern=KEY_PATTERN)
+    id: str | None = Field(default=None, description="stable UUID; derived from keys if absent")
+    name: str | None = None
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    fields: list[FieldSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_fields(self) -> BlockBase:
+        names = [f.name for f in self.fields]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"field names repeat: {', '.join(dupes)}")
+        return self
+
+
+class CustomEventTrigger(BlockBase):
+    type: Literal["customEvent"]
+    event: str = Field(min_length=1, max_length=255)
+
+
+class AppEventTrigger(BlockBase):
+    type: Literal["appEvent"]
+    app: str
+    event: str
+
+
+class WebhookTrigger(BlockBase):
+    type: Literal["webhook"]
+
+
+Trigger = Annotated[
+    CustomEventTrigger | AppEventTrigger | WebhookTrigger, Field(discriminator="type")
+]
+
+
+class StreamDataBlock(BlockBase):
+    type: Literal["streamData"]
+
+
+class AppActionBlock(BlockBase):
+    type: Literal["appAction"]
+    app: str
+    action: str
+
+
+Block = Annotated[StreamDataBlock | AppActionBlock, Field(discriminator="type")]
+AnyBlock = CustomEventTrigger | AppEventTrigger | WebhookTrigger | StreamDataBlock | AppActionBlock
+
+
+class WorkflowDef(Strict):
+    key: str = Field(pattern=KEY_PATTERN)
+    name: str = Field(min_length=1, max_length=512)
+    trigger: Trigger
+    blocks: list[Block] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_block_keys(self) -> WorkflowDef:
+        keys = [self.trigger.key, *(b.key for b in self.blocks)]
+        dupes = sorted({k for k in keys if keys.count(k) > 1})
+        if dupes:
+            raise ValueError(f"block keys repeat: {', '.join(dupes)}")
+        return self
+
+    def all_blocks(self) -> list[AnyBlock]:
+        return [self.trigger, *self.blocks]
+
+    def trigger_key(self) -> str:
+        """How events find this workflow: ``event:<name>``, ``app:<app>:<event>``, ``webhook``."""
+        t = self.trigger
+        if isinstance(t, CustomEventTrigger):
+            return f"event:{t.event}"
+        if isinstance(t, AppEventTrigger):
+            return f"app:{t.app}:{t.event}"
+        return "webhook"
+
+    def user_fields(self) -> dict[str, list[FieldSpec]]:
+        """Block id -> the fields the end user fills in, for blocks that have any."""
+        return {b.id or "": b.fields for b in self.all_blocks() if b.fields}
+
+    def apps(self) -> list[str]:
+        seen: list[str] = []
+        for b in self.all_blocks():
+            app = getattr(b, "app", None)
+            if app and app not in seen:
+                seen.append(app)
+        return seen
+
+
+class IntegrationDef(Strict):
+    key: str = Field(pattern=KEY_PATTERN)
+    app: str
+    name: str | None = None
+    icon: str | None = None
+
+
+class IntegrationFile(Strict):
+    integration: IntegrationDef
+    workflows: list[WorkflowDef] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_workflow_keys(self) -> IntegrationFile:
+        keys = [w.key for w in self.workflows]
+        dupes = sorted({k for k in keys if keys.count(k) > 1})
+        if dupes:
+            raise ValueError(f"workflow keys repeat: {', '.join(dupes)}")
+        return self
+
+    def with_block_ids(self) -> IntegrationFile:
+        """Give every block without an id a stable one derived from its keys."""
+        for wf in self.workflows:
+            for block in wf.all_blocks():
+                if block.id is None:
+                    name = f"{self.integration.key}/{wf.key}/{block.key}"
+                    block.id = str(uuid.uuid5(BLOCK_NAMESPACE, name))
+        return self
+
+
+class CustomEventDef(Strict):
+    name: str = Field(min_length=1, max_length=255)
+    description: str | None = None
+    body: dict[str, Any] = Field(description="sample payload: keys with dummy values or types")
+
+
+class EventsFile(Strict):
+    events: list[CustomEventDef]
+
+
+def definition_hash(value: BaseModel) -> str:
+    data = value.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+TYPE_NAMES = {
+    "string": "string",
+    "number": "number",
+    "integer": "integer",
+    "boolean": "boolean",
+    "object": "object",
+    "array": "array",
+}
+
+
+def sample_to_schema(sample: Any) -> dict[str, Any]:
+    """Turn an Alloy-style event sample into a JSON Schema.
+
+    Every key of an object is required. A string naming a type (``"String"``, ``"Number"``,
+    ``"Boolean"``, ``"Object"``, ``"Array"``) asks for that type; any other value asks for a
+    value of its own JSON type; nested objects and lists are followed.
+    """
+    if isinstance(sample, dict):
+        return {
+            "type": "object",
+            "properties": {k: sample_to_schema(v) for k, v in sample.items()},
+            "required": list(sample),
+        }
+    if isinstance(sample, list):
+        return {"type": "array", "items": sample_to_schema(sample[0])} if sample else {}
+    if isinstance(sample, str):
+        named = TYPE_NAMES.get(re.sub(r"\s+", "", sample).lower())
+        return {"type": named or "string"}
+    if isinstance(sample, bool):
+        return {"type": "boolean"}
+    if isinstance(sample, int | float):
+        return {"type": "number"}
+    return {}

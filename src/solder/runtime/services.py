@@ -1,0 +1,74 @@
+"""The things a Solder process builds once at start and hands to the API and the workers."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import httpx2
+from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy import Engine
+
+from solder.apps.base import App, AppContext
+from solder.apps.registry import APPS
+from solder.config import Settings
+from solder.security import signing
+from solder.security.crypto import KeyRing
+from solder.store import accounts, migrate
+from solder.store.db import is_sqlite, make_engine
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    ring: KeyRing
+    token_secret: bytes
+    signing_key: rsa.RSAPrivateKey
+    http: httpx2.Client
+    public_url: str
+    apps: dict[str, App] = field(default_factory=lambda: dict(APPS))
+    wakeup: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def embedded(self) -> bool:
+        return is_sqlite(self.engine)
+
+    def app_context(self, app: App, credential: dict[str, object]) -> AppContext:
+        base = self.settings.app_base_urls.get(app.key, app.base_url)
+        return AppContext(
+            credential=credential, client=self.http, base_url=base, public_url=self.public_url
+        )
+
+    def close(self) -> None:
+        self.http.close()
+        self.engine.dispose()
+
+
+def key_ring(settings: Settings) -> KeyRing:
+    if settings.secret_key is not None:
+        return KeyRing.parse(settings.secret_key.get_secret_value())
+    return KeyRing.from_file(settings.key_file)
+
+
+def build(settings: Settings, *, public_url: str | None = None, upgrade: bool = True) -> Services:
+    engine = make_engine(settings.database_url)
+    if upgrade:
+        migrate.upgrade(engine)
+    ring = key_ring(settings)
+    with engine.begin() as conn:
+        pem = accounts.get_or_create_secret(
+            conn,
+            ring,
+            "signing-key",
+            lambda: signing.private_key_to_pem(signing.generate_private_key()),
+        )
+    return Services(
+        settings=settings,
+        engine=engine,
+        ring=ring,
+        token_secret=ring.derive("user-token"),
+        signing_key=signing.load_private_key(pem),
+        http=httpx2.Client(timeout=settings.engine.http_timeout, follow_redirects=False),
+        public_url=(settings.public_url or public_url or "http://127.0.0.1:8000").rstrip("/"),
+    )

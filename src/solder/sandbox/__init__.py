@@ -1,0 +1,1 @@
+"""Local stand-ins for third-party apps, speaking their real wire formats."""

@@ -1,0 +1,60 @@
+"""API keys and the server's own secrets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import Connection, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from solder.security import keys
+from solder.security.crypto import KeyRing
+from solder.store.tables import api_keys, server_secrets
+from solder.store.types import new_id, utcnow
+
+
+def create_key(conn: Connection, environment: keys.Environment) -> str:
+    """Store a new key's hash and return the key itself: the only time it is seen."""
+    key = keys.generate(environment)
+    conn.execute(
+        insert(api_keys).values(
+            id=new_id(),
+            environment=environment,
+            prefix=keys.display_prefix(key),
+            key_hash=keys.hash_key(key),
+            created_at=utcnow(),
+        )
+    )
+    return key
+
+
+def environment_of(conn: Connection, key: str) -> str | None:
+    row = conn.execute(
+        select(api_keys.c.environment).where(
+            api_keys.c.key_hash == keys.hash_key(key), api_keys.c.revoked_at.is_(None)
+        )
+    ).first()
+    return None if row is None else str(row.environment)
+
+
+def get_or_create_secret(
+    conn: Connection, ring: KeyRing, name: str, make: Callable[[], bytes]
+) -> bytes:
+    """Read a named server secret, storing a new one from ``make()`` when there is none yet."""
+    aad = f"server_secrets:{name}"
+    query = select(server_secrets).where(server_secrets.c.name == name)
+    row = conn.execute(query).first()
+    if row is None:
+        value = make()
+        kid, blob = ring.encrypt(value, aad)
+        try:
+            with conn.begin_nested():
+                conn.execute(
+                    insert(server_secrets).values(
+                        name=name, key_id=kid, ciphertext=blob, created_at=utcnow()
+                    )
+                )
+            return value
+        except IntegrityError:  # another process stored it first: use theirs
+            row = conn.execute(query).one()
+    return ring.decrypt(row.key_id, row.ciphertext, aad)

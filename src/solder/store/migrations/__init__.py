@@ -1,0 +1,1 @@
+"""Alembic migrations; run through ``solder.store.migrate``."""

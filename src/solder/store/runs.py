@@ -1,0 +1,296 @@
+"""Inbox events, runs and block results: the durable state of execution.
+
+Run states and the only moves between them::
+
+    queued --claim--> running --finish--> succeeded | failed
+       ^                 |
+       +----retry--------+        (and running --lease expired--> claimable again)
+
+Every write a worker makes after claiming is fenced: it names the ``fence`` number it got at
+claim time, so a worker whose lease expired (and whose run was claimed again elsewhere)
+changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from solder.store.tables import block_results, events, runs
+from solder.store.types import new_id, utcnow
+
+TERMINAL = ("succeeded", "failed")
+
+
+class LeaseLost(Exception):
+    """The run was claimed by someone else: stop touching it."""
+
+
+def add_event(
+    conn: Connection,
+    *,
+    env: str,
+    kind: str,
+    name: str,
+    payload: Any,
+    user_id: str | None,
+    install_ids: Sequence[tuple[str, str, str, str]],
+    dedupe_key: str | None = None,
+    workflow_install_id: str | None = None,
+) -> tuple[str, int, bool]:
+    """Store an event and one queued run per ``(install, workflow, user, version)``.
+
+    Returns ``(event_id, runs_created, duplicate)``; a duplicate (same ``dedupe_key``) stores
+    nothing and returns the first event's id.
+    """
+    now = utcnow()
+    if dedupe_key is not None:
+        seen = conn.execute(
+            select(events.c.id).where(
+                events.c.environment == env, events.c.dedupe_key == dedupe_key
+            )
+        ).first()
+        if seen is not None:
+            return str(seen.id), 0, True
+    event_id = new_id()
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                insert(events).values(
+                    id=event_id,
+                    environment=env,
+                    kind=kind,
+                    name=name,
+                    user_id=user_id,
+                    workflow_install_id=workflow_install_id,
+                    dedupe_key=dedupe_key,
+                    payload=payload,
+                    received_at=now,
+                )
+            )
+    except IntegrityError:
+        seen = conn.execute(
+            select(events.c.id).where(
+                events.c.environment == env, events.c.dedupe_key == dedupe_key
+            )
+        ).one()
+        return str(seen.id), 0, True
+    rows = [
+        {
+            "id": new_id(),
+            "environment": env,
+            "event_id": event_id,
+            "workflow_install_id": install_id,
+            "workflow_id": workflow_id,
+            "user_id": uid,
+            "version_id": version_id,
+            "status": "queued",
+            "attempt": 0,
+            "fence": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
+        for install_id, workflow_id, uid, version_id in install_ids
+    ]
+    if rows:
+        conn.execute(insert(runs), rows)
+    return event_id, len(rows), False
+
+
+def claimable(conn: Connection, now: datetime, limit: int) -> list[Any]:
+    q = (
+        select(runs.c.id, runs.c.fence)
+        .where(
+            or_(
+                and_(runs.c.status == "queued", runs.c.next_attempt_at <= now),
+                and_(runs.c.status == "running", runs.c.lease_expires_at < now),
+            )
+        )
+        .order_by(runs.c.next_attempt_at)
+        .limit(limit)
+    )
+    return list(conn.execute(q))
+
+
+def claim(conn: Connection, run_id: str, fence: int, owner: str, lease: timedelta) -> int | None:
+    """Take the run if nobody took it since we read ``fence``; return the new fence."""
+    now = utcnow()
+    result = conn.execute(
+        update(runs)
+        .where(runs.c.id == run_id, runs.c.fence == fence, runs.c.status.not_in(TERMINAL))
+        .values(
+            status="running",
+            lease_owner=owner,
+            lease_expires_at=now + lease,
+            fence=fence + 1,
+            started_at=func.coalesce(runs.c.started_at, now),
+        )
+    )
+    return fence + 1 if result.rowcount == 1 else None
+
+
+def release_all_leases(conn: Connection) -> int:
+    """Embedded mode only: at start no other process can hold a lease, so free them all."""
+    result = conn.execute(
+        update(runs)
+        .where(runs.c.status == "running")
+        .values(status="queued", lease_owner=None, lease_expires_at=None)
+    )
+    return int(result.rowcount)
+
+
+def _fenced(conn: Connection, run_id: str, fence: int, **values: Any) -> None:
+    result = conn.execute(
+        update(runs).where(runs.c.id == run_id, runs.c.fence == fence).values(**values)
+    )
+    if result.rowcount != 1:
+        raise LeaseLost(run_id)
+
+
+def renew(conn: Connection, run_id: str, fence: int, lease: timedelta) -> None:
+    _fenced(conn, run_id, fence, lease_expires_at=utcnow() + lease)
+
+
+def finish(conn: Connection, run_id: str, fence: int, status: str, error: Any = None) -> None:
+    _fenced(
+        conn,
+        run_id,
+        fence,
+        status=status,
+        error=error,
+        finished_at=utcnow(),
+        lease_owner=None,
+        lease_expires_at=None,
+    )
+
+
+def retry_later(conn: Connection, run_id: str, fence: int, at: datetime, attempt: int) -> None:
+    _fenced(
+        conn,
+        run_id,
+        fence,
+        status="queued",
+        next_attempt_at=at,
+        attempt=attempt,
+        lease_owner=None,
+        lease_expires_at=None,
+    )
+
+
+def get_run(conn: Connection, run_id: str) -> Any:
+    return conn.execute(select(runs).where(runs.c.id == run_id)).first()
+
+
+def get_event(conn: Connection, event_id: str) -> Any:
+    return conn.execute(select(events).where(events.c.id == event_id)).one()
+
+
+def results_of(conn: Connection, run_ids: Sequence[str]) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {r: [] for r in run_ids}
+    if not run_ids:
+        return out
+    q = select(block_results).where(block_results.c.run_id.in_(run_ids))
+    for row in conn.execute(q.order_by(block_results.c.position)):
+        out[row.run_id].append(row)
+    return out
+
+
+def start_block(
+    conn: Connection, run_id: str, block: dict[str, Any], position: int, inp: Any
+) -> int:
+    """Record an attempt of a block; return its attempt number (1 for the first)."""
+    now = utcnow()
+    row = conn.execute(
+        select(block_results).where(
+            block_results.c.run_id == run_id, block_results.c.block_id == block["id"]
+        )
+    ).first()
+    if row is None:
+        conn.execute(
+            insert(block_results).values(
+                id=new_id(),
+                run_id=run_id,
+                block_id=block["id"],
+                block_name=block.get("name") or block["key"],
+                block_type=block["type"],
+                position=position,
+                status="running",
+                input=inp,
+                attempts=1,
+                started_at=now,
+            )
+        )
+        return 1
+    conn.execute(
+        update(block_results)
+        .where(block_results.c.id == row.id)
+        .values(status="running", input=inp, attempts=row.attempts + 1, error=None)
+    )
+    return int(row.attempts) + 1
+
+
+def end_block(
+    conn: Connection,
+    run_id: str,
+    block_id: str,
+    status: str,
+    output: Any = None,
+    error: str | None = None,
+) -> None:
+    conn.execute(
+        update(block_results)
+        .where(block_results.c.run_id == run_id, block_results.c.block_id == block_id)
+        .values(status=status, output=output, error=error, finished_at=utcnow())
+    )
+
+
+def runs_of(
+    conn: Connection,
+    env: str,
+    workflow_id: str,
+    user_id: str | None,
+    *,
+    offset: int,
+    limit: int,
+    newest_first: bool,
+    errors_only: bool = False,
+) -> list[Any]:
+    q = select(runs).where(runs.c.environment == env, runs.c.workflow_id == workflow_id)
+    if user_id is not None:
+        q = q.where(runs.c.user_id == user_id)
+    if errors_only:
+        q = q.where(runs.c.status == "failed")
+    order = runs.c.created_at.desc() if newest_first else runs.c.created_at.asc()
+    return list(conn.execute(q.order_by(order, runs.c.id).offset(offset).limit(limit)))
+
+
+def count_by_status(conn: Connection, env: str | None = None) -> dict[str, int]:
+    q = select(runs.c.status, func.count()).group_by(runs.c.status)
+    if env is not None:
+        q = q.where(runs.c.environment == env)
+    return {str(s): int(n) for s, n in conn.execute(q)}
+
+
+def purge_user(conn: Connection, user_id: str) -> int:
+    """GDPR: every execution, block result and stored payload of one user."""
+    run_ids = select(runs.c.id).where(runs.c.user_id == user_id).scalar_subquery()
+    conn.execute(delete(block_results).where(block_results.c.run_id.in_(run_ids)))
+    n = conn.execute(delete(runs).where(runs.c.user_id == user_id)).rowcount
+    conn.execute(delete(events).where(events.c.user_id == user_id))
+    return int(n)
+
+
+def purge_older_than(conn: Connection, cutoff: datetime) -> int:
+    """Retention: drop finished runs (and their events) older than the cutoff."""
+    old = select(runs.c.id).where(runs.c.status.in_(TERMINAL), runs.c.finished_at < cutoff)
+    conn.execute(delete(block_results).where(block_results.c.run_id.in_(old.scalar_subquery())))
+    n = conn.execute(
+        delete(runs).where(runs.c.status.in_(TERMINAL), runs.c.finished_at < cutoff)
+    ).rowcount
+    live = select(runs.c.event_id).scalar_subquery()
+    conn.execute(delete(events).where(events.c.received_at < cutoff, events.c.id.not_in(live)))
+    return int(n)

@@ -1,0 +1,106 @@
+"""End users of the ISV, scoped by environment."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from solder.errors import Conflict, NotFound
+from solder.store.tables import users
+from solder.store.types import new_id, utcnow
+
+
+def public(row: Any) -> dict[str, Any]:
+    return {"userId": row.id, "username": row.username, "fullName": row.full_name}
+
+
+def create(conn: Connection, env: str, username: str, full_name: str | None) -> str:
+    now = utcnow()
+    user_id = new_id()
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                insert(users).values(
+                    id=user_id,
+                    environment=env,
+                    username=username,
+                    full_name=full_name,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    except IntegrityError as exc:
+        raise Conflict(f"username: {username!r} is taken", field="username") from exc
+    return user_id
+
+
+def create_many(conn: Connection, env: str, items: Sequence[tuple[str, str | None]]) -> list[str]:
+    names = [u for u, _ in items]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise Conflict(f"users: username {dupes[0]!r} appears twice", field="users")
+    taken = conn.execute(
+        select(users.c.username).where(users.c.environment == env, users.c.username.in_(names))
+    ).first()
+    if taken is not None:
+        raise Conflict(f"users: username {taken.username!r} is taken", field="users")
+    now = utcnow()
+    rows: list[dict[str, Any]] = [
+        {
+            "id": new_id(),
+            "environment": env,
+            "username": u,
+            "full_name": f,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for u, f in items
+    ]
+    if rows:
+        conn.execute(insert(users), rows)
+    return [str(r["id"]) for r in rows]
+
+
+def get(conn: Connection, env: str, ref: str) -> Any:
+    """A user by id or by username (Alloy accepts either wherever a userId goes)."""
+    row = conn.execute(
+        select(users).where(
+            users.c.environment == env, or_(users.c.id == ref, users.c.username == ref)
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"userId: no user {ref!r}", field="userId")
+    return row
+
+
+def list_(conn: Connection, env: str, *, offset: int = 0, limit: int | None = None) -> list[Any]:
+    q = select(users).where(users.c.environment == env).order_by(users.c.created_at, users.c.id)
+    if limit is not None:
+        q = q.offset(offset).limit(limit)
+    return list(conn.execute(q))
+
+
+def count(conn: Connection, env: str) -> int:
+    q = select(func.count()).select_from(users).where(users.c.environment == env)
+    return int(conn.execute(q).scalar_one())
+
+
+def update_(conn: Connection, env: str, ref: str, changes: dict[str, Any]) -> Any:
+    row = get(conn, env, ref)
+    if changes:
+        try:
+            with conn.begin_nested():
+                conn.execute(
+                    update(users).where(users.c.id == row.id).values(**changes, updated_at=utcnow())
+                )
+        except IntegrityError as exc:
+            raise Conflict("username: that username is taken", field="username") from exc
+    return get(conn, env, row.id)
+
+
+def delete_(conn: Connection, env: str, ref: str) -> None:
+    row = get(conn, env, ref)
+    conn.execute(delete(users).where(users.c.id == row.id))
