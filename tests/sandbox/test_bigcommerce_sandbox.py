@@ -17,8 +17,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from servers import run_asgi
 from solder.sandbox import bigcommerce, receiver
+from tests.servers import run_asgi
 
 STORE_HASH = "abc123xyz"
 TOKEN = "sandbox-access-token"
@@ -55,9 +55,9 @@ class Sandboxes:
 @pytest.fixture(scope="module")
 def shared() -> Iterator[Sandboxes]:
     sink = receiver.create_app()
-    shop = bigcommerce.create_app(STORE_HASH, TOKEN, webhook_retries=2, retry_backoff=0.02)
-    with run_asgi(sink) as sink_url, run_asgi(shop) as shop_url:
-        yield Sandboxes(shop_url, shop.state.store, sink_url, sink.state.receiver)
+    store = bigcommerce.create_app(STORE_HASH, TOKEN, webhook_retries=2, retry_backoff=0.02)
+    with run_asgi(sink) as sink_url, run_asgi(store) as store_url:
+        yield Sandboxes(store_url, store.state.store, sink_url, sink.state.receiver)
 
 
 @pytest.fixture
@@ -68,15 +68,16 @@ def boxes(shared: Sandboxes) -> Sandboxes:
 
 
 @pytest.fixture
-def api(boxes: Sandboxes) -> Iterator[httpx2.Client]:
+def shop(boxes: Sandboxes) -> Iterator[httpx2.Client]:
+    """A client for the store's API, authenticated."""
     base = f"{boxes.store_url}/stores/{STORE_HASH}"
     headers = {"X-Auth-Token": TOKEN, "Accept": "application/json"}
     with httpx2.Client(base_url=base, headers=headers) as client:
         yield client
 
 
-def add_hook(api: httpx2.Client, scope: str, destination: str, **extra: object) -> int:
-    answer = api.post("/v3/hooks", json={"scope": scope, "destination": destination, **extra})
+def add_hook(shop: httpx2.Client, scope: str, destination: str, **extra: object) -> int:
+    answer = shop.post("/v3/hooks", json={"scope": scope, "destination": destination, **extra})
     assert answer.status_code == 200, answer.text
     hook_id: int = answer.json()["data"]["id"]
     return hook_id
@@ -106,7 +107,7 @@ def test_every_api_call_needs_the_access_token(boxes: Sandboxes) -> None:
     assert boxes.store.orders == {}
 
 
-def test_unknown_store_and_paths_are_404(api: httpx2.Client, boxes: Sandboxes) -> None:
+def test_unknown_store_and_paths_are_404(shop: httpx2.Client, boxes: Sandboxes) -> None:
     with httpx2.Client(base_url=boxes.store_url, headers={"X-Auth-Token": TOKEN}) as client:
         other_store = client.get("/stores/other/v2/orders")
         unknown_v3 = client.get(f"/stores/{STORE_HASH}/v3/nothing")
@@ -114,13 +115,13 @@ def test_unknown_store_and_paths_are_404(api: httpx2.Client, boxes: Sandboxes) -
     assert other_store.json()[0]["status"] == 404
     assert unknown_v3.status_code == 404
     assert unknown_v3.json()["type"] == ERROR_TYPE
-    missing = api.get("/v2/orders/999")
+    missing = shop.get("/v2/orders/999")
     assert missing.status_code == 404
     assert missing.json() == [{"status": 404, "message": "The requested resource was not found."}]
 
 
-def test_lists_the_fifteen_standard_statuses(api: httpx2.Client) -> None:
-    statuses = api.get("/v2/order_statuses").json()
+def test_lists_the_fifteen_standard_statuses(shop: httpx2.Client) -> None:
+    statuses = shop.get("/v2/order_statuses").json()
     assert [s["id"] for s in statuses] == list(range(15))
     assert {tuple(sorted(s)) for s in statuses} == {
         ("custom_label", "id", "name", "order", "system_description", "system_label")
@@ -130,18 +131,18 @@ def test_lists_the_fifteen_standard_statuses(api: httpx2.Client) -> None:
     assert by_id[1]["name"] == "Pending"
     assert by_id[11]["system_label"] == "Awaiting Fulfillment"
     assert by_id[14]["name"] == "Partially Refunded"
-    assert api.get("/v2/order_statuses/5").json()["name"] == "Cancelled"
-    assert api.get("/v2/order_statuses/15").status_code == 404
+    assert shop.get("/v2/order_statuses/5").json()["name"] == "Cancelled"
+    assert shop.get("/v2/order_statuses/15").status_code == 404
 
 
-def test_order_list_is_204_when_empty(api: httpx2.Client) -> None:
-    empty = api.get("/v2/orders")
+def test_order_list_is_204_when_empty(shop: httpx2.Client) -> None:
+    empty = shop.get("/v2/orders")
     assert empty.status_code == 204
     assert empty.content == b""
 
 
-def test_create_read_list_and_update_an_order(api: httpx2.Client) -> None:
-    created = api.post("/v2/orders", json=ORDER_BODY)
+def test_create_read_list_and_update_an_order(shop: httpx2.Client) -> None:
+    created = shop.post("/v2/orders", json=ORDER_BODY)
     assert created.status_code == 201, created.text
     order = created.json()
     assert order["status_id"] == 1
@@ -158,22 +159,24 @@ def test_create_read_list_and_update_an_order(api: httpx2.Client) -> None:
     assert parsedate_to_datetime(order["date_created"]).utcoffset() is not None
     assert order["products"]["resource"] == f"/orders/{order['id']}/products"
 
-    lines = api.get(order["products"]["url"]).json()
+    lines = shop.get(order["products"]["url"]).json()
     assert [(line["name"], line["quantity"], line["total_inc_tax"]) for line in lines] == [
         ("Mug", 2, "25.0000"),
         ("Poster", 1, "30.0000"),
     ]
-    assert api.get(f"/v2/orders/{order['id']}").json() == order
-    assert [o["id"] for o in api.get("/v2/orders").json()] == [order["id"]]
-    assert [o["id"] for o in api.get("/v2/orders", params={"status_id": 1}).json()] == [order["id"]]
-    assert api.get("/v2/orders", params={"status_id": 11}).status_code == 204
+    assert shop.get(f"/v2/orders/{order['id']}").json() == order
+    assert [o["id"] for o in shop.get("/v2/orders").json()] == [order["id"]]
+    assert [o["id"] for o in shop.get("/v2/orders", params={"status_id": 1}).json()] == [
+        order["id"]
+    ]
+    assert shop.get("/v2/orders", params={"status_id": 11}).status_code == 204
 
-    updated = api.put(f"/v2/orders/{order['id']}", json={"status_id": 11})
+    updated = shop.put(f"/v2/orders/{order['id']}", json={"status_id": 11})
     assert updated.status_code == 200
     assert (updated.json()["status_id"], updated.json()["status"]) == (11, "Awaiting Fulfillment")
-    assert api.get(f"/v2/orders/{order['id']}").json()["status"] == "Awaiting Fulfillment"
+    assert shop.get(f"/v2/orders/{order['id']}").json()["status"] == "Awaiting Fulfillment"
     assert updated.json()["date_created"] == order["date_created"]
-    bogus = api.put(f"/v2/orders/{order['id']}", json={"bogus": 1})
+    bogus = shop.put(f"/v2/orders/{order['id']}", json={"bogus": 1})
     assert bogus.json() == [
         {"status": 400, "message": "The field 'bogus' is not supported by this resource."}
     ]
@@ -193,16 +196,16 @@ def test_create_read_list_and_update_an_order(api: httpx2.Client) -> None:
     ],
 )
 def test_order_create_errors_are_v2_shaped(
-    api: httpx2.Client, boxes: Sandboxes, change: dict[str, object], message: str
+    shop: httpx2.Client, boxes: Sandboxes, change: dict[str, object], message: str
 ) -> None:
-    answer = api.post("/v2/orders", json={**ORDER_BODY, **change})
+    answer = shop.post("/v2/orders", json={**ORDER_BODY, **change})
     assert answer.status_code == 400
     assert answer.json() == [{"status": 400, "message": message}]
     assert boxes.store.orders == {}
 
 
-def test_hook_crud(api: httpx2.Client, boxes: Sandboxes) -> None:
-    created = api.post(
+def test_hook_crud(shop: httpx2.Client, boxes: Sandboxes) -> None:
+    created = shop.post(
         "/v3/hooks",
         json={
             "scope": "store/order/*",
@@ -218,11 +221,11 @@ def test_hook_crud(api: httpx2.Client, boxes: Sandboxes) -> None:
     }  # fmt: skip
     assert (hook["store_hash"], hook["is_active"], hook["headers"]) == (STORE_HASH, True, None)
 
-    listed = api.get("/v3/hooks").json()
+    listed = shop.get("/v3/hooks").json()
     assert listed["data"] == [hook]
     assert listed["meta"]["pagination"]["total"] == 1
 
-    changed = api.put(
+    changed = shop.put(
         f"/v3/hooks/{hook['id']}", json={"is_active": False, "headers": {"X-Key": "k1"}}
     ).json()["data"]
     assert (changed["is_active"], changed["headers"], changed["scope"]) == (
@@ -230,34 +233,34 @@ def test_hook_crud(api: httpx2.Client, boxes: Sandboxes) -> None:
         {"X-Key": "k1"},
         "store/order/*",
     )
-    assert api.get(f"/v3/hooks/{hook['id']}").json()["data"] == changed
-    assert api.get("/v3/hooks", params={"is_active": "true"}).json()["data"] == []
+    assert shop.get(f"/v3/hooks/{hook['id']}").json()["data"] == changed
+    assert shop.get("/v3/hooks", params={"is_active": "true"}).json()["data"] == []
 
-    deleted = api.delete(f"/v3/hooks/{hook['id']}")
+    deleted = shop.delete(f"/v3/hooks/{hook['id']}")
     assert deleted.json()["data"]["id"] == hook["id"]
-    gone = api.get(f"/v3/hooks/{hook['id']}")
+    gone = shop.get(f"/v3/hooks/{hook['id']}")
     assert gone.status_code == 404
     assert gone.json()["type"] == ERROR_TYPE
     assert boxes.store.hooks == {}
 
 
-def test_hook_create_names_every_bad_field(api: httpx2.Client) -> None:
-    answer = api.post("/v3/hooks", json={"is_active": "yes"})
+def test_hook_create_names_every_bad_field(shop: httpx2.Client) -> None:
+    answer = shop.post("/v3/hooks", json={"is_active": "yes"})
     assert answer.status_code == 422
     body = answer.json()
     assert (body["status"], body["type"]) == (422, ERROR_TYPE)
     assert set(body["errors"]) == {"scope", "destination", "is_active"}
 
 
-def test_order_created_webhook_reaches_the_receiver(api: httpx2.Client, boxes: Sandboxes) -> None:
+def test_order_created_webhook_reaches_the_receiver(shop: httpx2.Client, boxes: Sandboxes) -> None:
     destination = f"{boxes.receiver_url}/bigcommerce/webhooks"
     hook_id = add_hook(
-        api, "store/order/created", destination, headers={"X-Solder-Hook-Token": "s3cret"}
+        shop, "store/order/created", destination, headers={"X-Solder-Hook-Token": "s3cret"}
     )
-    inactive = add_hook(api, "store/order/created", destination, is_active=False)
-    other = add_hook(api, "store/product/created", destination)
+    inactive = add_hook(shop, "store/order/created", destination, is_active=False)
+    other = add_hook(shop, "store/product/created", destination)
 
-    order_id = api.post("/v2/orders", json=ORDER_BODY).json()["id"]
+    order_id = shop.post("/v2/orders", json=ORDER_BODY).json()["id"]
 
     [record] = boxes.received.wait_for(1)
     assert (record.method, record.path) == ("POST", "/bigcommerce/webhooks")
@@ -283,12 +286,12 @@ def test_order_created_webhook_reaches_the_receiver(api: httpx2.Client, boxes: S
 
 
 def test_status_change_fires_status_updated_and_updated(
-    api: httpx2.Client, boxes: Sandboxes
+    shop: httpx2.Client, boxes: Sandboxes
 ) -> None:
-    add_hook(api, "store/order/*", f"{boxes.receiver_url}/hooks")
-    order_id = api.post("/v2/orders", json=ORDER_BODY).json()["id"]
+    add_hook(shop, "store/order/*", f"{boxes.receiver_url}/hooks")
+    order_id = shop.post("/v2/orders", json=ORDER_BODY).json()["id"]
     boxes.received.wait_for(1)
-    api.put(f"/v2/orders/{order_id}", json={"status_id": 11})
+    shop.put(f"/v2/orders/{order_id}", json={"status_id": 11})
 
     records = boxes.received.wait_for(3)
     by_scope = {r.json["scope"]: r.json for r in records}
@@ -305,7 +308,7 @@ def test_status_change_fires_status_updated_and_updated(
     assert by_scope["store/order/updated"]["data"] == {"type": "order", "id": order_id}
     assert len({p["hash"] for p in by_scope.values()}) == 3
 
-    api.put(f"/v2/orders/{order_id}", json={"staff_notes": "gift wrap"})
+    shop.put(f"/v2/orders/{order_id}", json={"staff_notes": "gift wrap"})
     fourth = boxes.received.wait_for(4)[3].json
     assert (fourth["scope"], fourth["data"]) == (
         "store/order/updated",
@@ -314,12 +317,12 @@ def test_status_change_fires_status_updated_and_updated(
 
 
 def test_retries_a_failed_callback_with_the_same_payload(
-    api: httpx2.Client, boxes: Sandboxes
+    shop: httpx2.Client, boxes: Sandboxes
 ) -> None:
     with httpx2.Client() as client:
         client.post(f"{boxes.receiver_url}/_fail", json={"status": 503, "count": 1})
-    hook_id = add_hook(api, "store/order/created", f"{boxes.receiver_url}/hooks")
-    api.post("/v2/orders", json=ORDER_BODY)
+    hook_id = add_hook(shop, "store/order/created", f"{boxes.receiver_url}/hooks")
+    shop.post("/v2/orders", json=ORDER_BODY)
 
     first, second = boxes.received.wait_for(2)
     assert (first.status, second.status) == (503, 200)
@@ -331,12 +334,12 @@ def test_retries_a_failed_callback_with_the_same_payload(
     ]
 
 
-def test_gives_up_after_the_configured_retries(api: httpx2.Client, boxes: Sandboxes) -> None:
+def test_gives_up_after_the_configured_retries(shop: httpx2.Client, boxes: Sandboxes) -> None:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
-    hook_id = add_hook(api, "store/order/created", f"http://127.0.0.1:{closed_port}/hooks")
-    api.post("/v2/orders", json=ORDER_BODY)
+    hook_id = add_hook(shop, "store/order/created", f"http://127.0.0.1:{closed_port}/hooks")
+    shop.post("/v2/orders", json=ORDER_BODY)
 
     boxes.store.wait_for_deliveries(lambda ds: sum(d.hook_id == hook_id for d in ds) >= 3)
     deliveries = of_hooks(boxes.store, hook_id)
@@ -344,7 +347,7 @@ def test_gives_up_after_the_configured_retries(api: httpx2.Client, boxes: Sandbo
     assert all(d.status_code is None and d.error for d in deliveries)
 
 
-def test_delivery_does_not_hold_up_the_api_response(api: httpx2.Client, boxes: Sandboxes) -> None:
+def test_delivery_does_not_hold_up_the_api_response(shop: httpx2.Client, boxes: Sandboxes) -> None:
     gate = threading.Event()
 
     async def slow(request: Request) -> Response:
@@ -353,8 +356,8 @@ def test_delivery_does_not_hold_up_the_api_response(api: httpx2.Client, boxes: S
 
     destination_app = Starlette(routes=[Route("/slow", slow, methods=["POST"])])
     with run_asgi(destination_app) as destination:
-        hook_id = add_hook(api, "store/order/created", f"{destination}/slow")
-        created = api.post("/v2/orders", json=ORDER_BODY)
+        hook_id = add_hook(shop, "store/order/created", f"{destination}/slow")
+        created = shop.post("/v2/orders", json=ORDER_BODY)
         assert created.status_code == 201
         assert of_hooks(boxes.store, hook_id) == []
         gate.set()

@@ -8,7 +8,6 @@ import httpx2
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from servers import run_asgi
 from solder.sandbox import receiver
 from solder.security.signing import (
     SIGNATURE_HEADER,
@@ -16,6 +15,7 @@ from solder.security.signing import (
     public_key_pem,
     sign,
 )
+from tests.servers import run_asgi
 
 
 @pytest.fixture(scope="module")

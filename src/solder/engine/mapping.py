@@ -62,10 +62,9 @@ _SHOWN_CHARS = 60
 
 
 class _Expr(NamedTuple):
-    """One ``{{ }}`` of a template string: its source and where it starts in the string."""
+    """The source of one ``{{ }}`` of a template string (what is between the braces)."""
 
     source: str
-    column: int
 
 
 _Part = str | _Expr
@@ -96,11 +95,16 @@ def validate(template: object, path: str = "inputs") -> list[str]:
     problems: list[str] = []
     for where, text in _strings(template, path):
         try:
-            for part in _split(text):
-                if isinstance(part, _Expr):
-                    _compile(part.source)
+            parts = _split(text)
         except _SyntaxProblem as problem:
             problems.append(f"{where}: {problem}")
+            continue
+        for part in parts:
+            try:
+                if isinstance(part, _Expr):
+                    _compile(part.source)
+            except _SyntaxProblem as problem:
+                problems.append(f"{where}: {problem}")
     return problems
 
 
@@ -156,7 +160,10 @@ class _Renderer:
         except _EVALUATION_FAILURES as error:
             raise FatalError(f"{path}: {self._describe(expr, error)}", field=path) from None
         finally:
-            current.jsonata = previous
+            if previous is None:
+                del current.jsonata
+            else:
+                current.jsonata = previous
         return _plain(result, expr, path)
 
     def _input(self) -> dict[str, object]:
@@ -191,7 +198,7 @@ def _split(text: str) -> tuple[_Part, ...]:
         end = _closing(text, start + 2)
         if end < 0:
             raise _SyntaxProblem(f"'{{{{' at column {start + 1} is never closed with '}}}}'")
-        parts.append(_Expr(text[start + 2 : end], start + 1))
+        parts.append(_Expr(text[start + 2 : end]))
         position = end + 2
     if position < len(text):
         parts.append(text[position:])
