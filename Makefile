@@ -21,8 +21,8 @@ demo: install
 	$(BIN)/solder demo
 
 lint: install
-	$(BIN)/ruff check src tests bench scripts
-	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
 
 types: install
 	$(BIN)/mypy

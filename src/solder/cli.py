@@ -125,8 +125,15 @@ def sandbox_receiver(host: str, port: int, public_key_url: str | None) -> None:
 
 @main.command()
 @click.option("--workdir", type=click.Path(path_type=Path), default=Path(".demo"))
-def demo(workdir: Path) -> None:
+@click.option(
+    "--examples",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="the quick-start definitions (default: examples/quickstart here)",
+)
+@click.option("--database-url", default=None, help="an empty database (default: a fresh SQLite)")
+def demo(workdir: Path, examples: Path | None, database_url: str | None) -> None:
     """Run the quick-start scenario end to end on a fresh SQLite file."""
     from solder.demo import run_demo
 
-    sys.exit(run_demo(workdir))
+    sys.exit(run_demo(workdir, examples, database_url))

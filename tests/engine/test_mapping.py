@@ -147,7 +147,7 @@ def test_unclosed_braces_are_bad_input() -> None:
 def test_validate_reports_every_problem_at_once() -> None:
     template = {
         "a": "{{ trigger. }}",
-        "b": ["fine", "x {{ $sum( }}"],
+        "b": ["fine", "x {{ $sum( }} y {{ 1 + }}"],
         "c d": "{{ }}",
         "e": "{{ trigger.orderId }}",
         "f": "{{ open",
@@ -155,6 +155,7 @@ def test_validate_reports_every_problem_at_once() -> None:
     problems = validate(template, "workflows[0].blocks[1].inputs")
     assert [problem.split(":")[0] for problem in problems] == [
         "workflows[0].blocks[1].inputs.a",
+        "workflows[0].blocks[1].inputs.b[1]",
         "workflows[0].blocks[1].inputs.b[1]",
         'workflows[0].blocks[1].inputs["c d"]',
         "workflows[0].blocks[1].inputs.f",
