@@ -15,9 +15,9 @@ import httpx2
 import pytest
 
 from solder.config import EngineSettings, Settings
+from solder.runtime.services import Services
 from solder.sandbox import receiver
 from solder.security import signing
-from solder.runtime.services import Services
 from tests.eventflow import StreamBlock, fire, install_flow, write_flow
 from tests.flows import ok, settled
 from tests.servers import run_asgi

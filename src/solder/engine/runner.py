@@ -25,9 +25,14 @@ from solder.store.types import utcnow
 log = logging.getLogger("solder.engine")
 
 
+MAX_DOUBLINGS = 64
+"""Past this many doublings the delay is ``backoff_max`` for any sane settings; capping the
+exponent keeps ``2 ** n`` a float when ``engine.max_attempts`` is in the thousands."""
+
+
 def backoff(services: Services, attempt: int, retry_after: float | None) -> float:
     cfg = services.settings.engine
-    delay = min(cfg.backoff_max, cfg.backoff_base * 2 ** (attempt - 1))
+    delay = min(cfg.backoff_max, cfg.backoff_base * 2.0 ** min(attempt - 1, MAX_DOUBLINGS))
     delay = random.uniform(delay / 2, delay)
     if retry_after is not None:
         delay = max(delay, min(retry_after, cfg.backoff_max))
