@@ -40,11 +40,12 @@ def _postgres_admin() -> tuple[str, object]:
     try:
         with engine.connect() as conn:
             conn.execute(text("select 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure means: no server to test on
+    except Exception as exc:
         engine.dispose()
         message = (
             f"PostgreSQL at {url.render_as_string()} is not reachable ({type(exc).__name__}); "
-            "start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+            "start it with: "
+            "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
         )
         if os.environ.get("CI"):
             pytest.fail(message)

@@ -176,7 +176,7 @@ def test_a_function_is_not_a_json_value() -> None:
 @pytest.mark.timeout(10)
 def test_runaway_recursion_fails_fast_on_the_time_limit() -> None:
     started = time.perf_counter()
-    with pytest.raises(FatalError, match=r"^inputs\.x: .*longer than the 100 ms limit"):
+    with pytest.raises(FatalError, match=r"^inputs\.x: .*longer than the 1000 ms limit"):
         render({"x": RUNAWAY}, CONTEXT)
     assert time.perf_counter() - started < 2
 
@@ -220,7 +220,9 @@ def test_threads_get_their_own_results_and_bounds() -> None:
                 render(RUNAWAY, CONTEXT)
             return None
         context = {**CONTEXT, "trigger": {"n": n, "items": [{"price": n}, {"price": 1}]}}
-        return render({"n": "{{ trigger.n }}", "total": "{{ $sum(trigger.items.price) }}"}, context)
+        # a generous bound for the ordinary ones: eight busy threads share one interpreter
+        template = {"n": "{{ trigger.n }}", "total": "{{ $sum(trigger.items.price) }}"}
+        return render(template, context, timeout_ms=30_000)
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(one, range(200)))

@@ -40,7 +40,7 @@ def _key_environment(services: Services, key: str) -> str | None:
     now = time.monotonic()
     if hit is not None and hit[1] > now:
         return hit[0]
-    with services.engine.connect() as conn:
+    with services.reader.connect() as conn:
         env = accounts.environment_of(conn, key)
     if env is not None:
         _cache[digest] = (env, now + _CACHE_SECONDS)

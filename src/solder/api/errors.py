@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
 from solder.errors import SolderError, StepError
@@ -53,6 +54,14 @@ def install(app: FastAPI) -> None:
         return JSONResponse(
             {"message": str(message)}, status_code=exc.status_code, headers=exc.headers
         )
+
+    @app.exception_handler(DataError)
+    async def unstorable(_: Request, exc: DataError) -> JSONResponse:
+        # The database refused a value the caller sent (a NUL in a path or query parameter,
+        # a number out of range): bad input, not a server fault.
+        log.warning("database refused a value: %s", str(exc.orig).splitlines()[0])
+        message = "request: a value in it cannot be stored (NUL character or number out of range)"
+        return JSONResponse({"message": message}, status_code=422)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:

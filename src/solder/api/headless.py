@@ -27,6 +27,10 @@ def add_credential(body: NewCredential, who: AnyCaller, services: ServicesDep) -
     ]
     if missing:
         raise BadInput(f"credential.data.{missing[0]}: required", f"credential.data.{missing[0]}")
+    for f in app.credential_fields:
+        if not isinstance(body.credential.data[f.name], str):
+            where = f"credential.data.{f.name}"
+            raise BadInput(f"{where}: Input should be a valid string", where)
     with services.engine.begin() as conn:
         user = users.get(conn, who.env, body.user_id)
         who.own_user(user.id)
@@ -190,7 +194,7 @@ def _installation_view(conn: Any, row: Any) -> dict[str, Any]:
 def list_installations(
     who: AnyCaller, services: ServicesDep, user_id: str | None = Query(None, alias="userId")
 ) -> dict[str, Any]:
-    with services.engine.connect() as conn:
+    with services.reader.connect() as conn:
         uid = None
         if user_id or who.user_id:
             uid = users.get(conn, who.env, user_id or who.user_id or "").id
@@ -201,7 +205,7 @@ def list_installations(
 
 @router.get("/installations/{installation_id}")
 def get_installation(installation_id: str, who: AnyCaller, services: ServicesDep) -> dict[str, Any]:
-    with services.engine.connect() as conn:
+    with services.reader.connect() as conn:
         row = installs.get_installation(conn, who.env, installation_id)
         who.own_user(row.user_id)
         return {"data": _installation_view(conn, row)}

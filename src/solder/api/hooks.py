@@ -28,13 +28,17 @@ async def receive(app_key: str, install_id: str, request: Request) -> dict[str, 
     services = services_of(request)
     raw = await request.body()
     try:
-        payload = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        payload = json.loads(raw, parse_constant=_not_json)
+    except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedBody("body: malformed JSON") from exc
     if not isinstance(payload, dict):
         raise MalformedBody("body: expected a JSON object")
     headers = {k.lower(): v for k, v in request.headers.items()}
     return await run_in_threadpool(_store, services, app_key, install_id, payload, headers)
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # Python's parser accepts NaN and Infinity
 
 
 def _store(

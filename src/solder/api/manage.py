@@ -30,6 +30,10 @@ def put_events(body: dict[str, Any], who: ServerCaller, services: ServicesDep) -
         spec = EventsFile.model_validate(body)
     except ValidationError as exc:
         raise BadInput("; ".join(_problems(exc))) from exc
+    names = [e.name for e in spec.events]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise BadInput(f"events: the name {repeated[0]!r} appears twice", field="events")
     out = []
     with services.engine.begin() as conn:
         for event in spec.events:
@@ -66,6 +70,6 @@ def release(workflow_id: str, who: ServerCaller, services: ServicesDep) -> dict[
 
 @router.get("/workflows/{workflow_id}/draft")
 def draft(workflow_id: str, who: ServerCaller, services: ServicesDep) -> dict[str, Any]:
-    with services.engine.connect() as conn:
+    with services.reader.connect() as conn:
         wf = catalog.get_workflow(conn, who.env, workflow_id)
     return {"data": wf.draft}

@@ -17,6 +17,7 @@ from solder.store.types import iso
 
 router = APIRouter(tags=["running"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+MAX_PAGE = 1_000_000  # keeps the offset inside a 64-bit integer for every store
 
 
 def check_payload(body: dict[str, Any], data: dict[str, Any]) -> None:
@@ -32,9 +33,17 @@ def check_payload(body: dict[str, Any], data: dict[str, Any]) -> None:
     raise BadInput(f"{where}: {err.message}", field=where)
 
 
+def _same_request(conn: Connection, event_id: str, request: tuple[Any, ...]) -> None:
+    """A retried call with a used Idempotency-Key runs nothing; a different call reusing the
+    key is refused rather than silently dropped."""
+    first = runs.get_event(conn, event_id)
+    if (first.kind, first.name, first.user_id, first.payload) != request:
+        raise Conflict("Idempotency-Key: already used for a different request")
+
+
 @router.get("/events")
 def list_events(who: AnyCaller, services: ServicesDep) -> dict[str, Any]:
-    with services.engine.connect() as conn:
+    with services.reader.connect() as conn:
         rows = catalog.list_events(conn, who.env)
     return {"data": [{"name": r.name, "description": r.description, "body": r.body} for r in rows]}
 
@@ -51,7 +60,7 @@ def run_event(
             (i.id, i.workflow_id, i.user_id, i.version_id)
             for i in installs.active_installs(conn, who.env, user.id, f"event:{event.name}")
         ]
-        _, created, _ = runs.add_event(
+        event_id, created, duplicate = runs.add_event(
             conn,
             env=who.env,
             kind="custom",
@@ -61,6 +70,8 @@ def run_event(
             install_ids=targets,
             dedupe_key=f"idem:{idempotency_key}" if idempotency_key else None,
         )
+        if duplicate:
+            _same_request(conn, event_id, ("custom", event.name, user.id, body.data))
     if created:
         services.wakeup.set()
     return {"message": "Event successfully triggered"}
@@ -84,7 +95,7 @@ def run_workflow(
             raise BadInput("workflowId: this workflow is not started by a webhook trigger")
         if not install.active:
             raise Conflict("workflowId: this workflow is deactivated for the user")
-        _, created, _ = runs.add_event(
+        event_id, created, duplicate = runs.add_event(
             conn,
             env=who.env,
             kind="webhook",
@@ -94,6 +105,8 @@ def run_workflow(
             install_ids=[(install.id, wf.id, user.id, install.version_id)],
             dedupe_key=f"idem:{idempotency_key}" if idempotency_key else None,
         )
+        if duplicate:
+            _same_request(conn, event_id, ("webhook", wf.name, user.id, body.data))
     if created:
         services.wakeup.set()
     return {"message": "success"}
@@ -136,12 +149,12 @@ def workflow_logs(
     who: AnyCaller,
     services: ServicesDep,
     user_id: str | None = Query(None, alias="userId"),
-    page: int = Query(1, ge=1),
+    page: int = Query(1, ge=1, le=MAX_PAGE),
     limit: int = Query(10, ge=1, le=30),
     order: str = Query("desc", pattern="^(asc|desc)$"),
     error: bool = Query(False),
 ) -> dict[str, Any]:
-    with services.engine.connect() as conn:
+    with services.reader.connect() as conn:
         uid = _user_filter(conn, who.env, user_id or who.user_id)
         if who.user_id is not None:
             who.own_user(uid or "")
@@ -167,11 +180,13 @@ def workflow_errors(
     who: AnyCaller,
     services: ServicesDep,
     user_id: str | None = Query(None, alias="userId"),
-    page: int = Query(1, ge=1),
+    page: int = Query(1, ge=1, le=MAX_PAGE),
     limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
-    with services.engine.connect() as conn:
+    with services.reader.connect() as conn:
         uid = _user_filter(conn, who.env, user_id or who.user_id)
+        if who.user_id is not None:
+            who.own_user(uid or "")
         wf = catalog.get_workflow(conn, who.env, workflow_id)
         rows = runs.runs_of(
             conn,

@@ -2,13 +2,50 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+
+def _unstorable(value: Any, where: str) -> tuple[str, str] | None:
+    """The first value no store keeps as sent: text with NUL (PostgreSQL refuses it), NaN or
+    infinity (not JSON, though Python's parser accepts them). Returns (path, problem)."""
+    if isinstance(value, str):
+        return (where, "must not contain a NUL character") if "\x00" in value else None
+    if isinstance(value, float) and not math.isfinite(value):
+        return where, "must be a finite number"
+    items: list[tuple[str, Any]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            path = f"{where}.{key}" if where else str(key)
+            if "\x00" in str(key):
+                return path, "must not contain a NUL character"
+            items.append((path, item))
+    elif isinstance(value, list):
+        items = [(f"{where}[{i}]", item) for i, item in enumerate(value)]
+    for path, item in items:
+        found = _unstorable(item, path)
+        if found is not None:
+            return found
+    return None
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        found = _unstorable(data, "")
+        if found is not None:
+            raise PydanticCustomError(
+                "unstorable",
+                "{where}: {problem}",
+                {"where": found[0] or "body", "problem": found[1]},
+            )
+        return data
 
 
 class NewUser(Body):

@@ -36,10 +36,10 @@ def list_users(
     who: ServerCaller,
     services: ServicesDep,
     parent_workflow_id: str | None = Query(default=None, alias="parentWorkflowId"),
-    page: int | None = Query(default=None, ge=1),
+    page: int | None = Query(default=None, ge=1, le=1_000_000),
     limit: int = Query(default=100, ge=1, le=1000),
 ) -> dict[str, Any]:
-    with services.engine.connect() as conn:
+    with services.reader.connect() as conn:
         if parent_workflow_id:
             wf = catalog.get_workflow(conn, who.env, parent_workflow_id, field="parentWorkflowId")
             ids = {i.user_id for i in installs.installs_of_workflow(conn, wf.id)}
@@ -64,7 +64,7 @@ def list_users(
 
 @router.get("/users/{user_id}")
 def get_user(user_id: str, who: AnyCaller, services: ServicesDep) -> dict[str, Any]:
-    with services.engine.connect() as conn:
+    with services.reader.connect() as conn:
         row = users.get(conn, who.env, user_id)
     who.own_user(row.id)
     return users.public(row)
@@ -83,7 +83,7 @@ def update_user(
 
 @router.delete("/users/{user_id}")
 def delete_user(user_id: str, who: ServerCaller, services: ServicesDep) -> dict[str, bool]:
-    with services.engine.connect() as conn:
+    with services.reader.connect() as conn:
         row = users.get(conn, who.env, user_id)
         owned = installs.installs_of_user(conn, row.id)
     for install in owned:
@@ -104,14 +104,14 @@ def purge_logs(user_id: str, who: ServerCaller, services: ServicesDep) -> dict[s
 @router.get("/users/{user_id}/token")
 @router.get("/user/{user_id}/token", include_in_schema=False)
 def user_token(user_id: str, who: ServerCaller, services: ServicesDep) -> dict[str, str]:
-    with services.engine.connect() as conn:
+    with services.reader.connect() as conn:
         row = users.get(conn, who.env, user_id)
     return {"token": mint_user_token(services.token_secret, row.id, who.env)}
 
 
 @router.put("/users/{user_id}/deactivate-workflows")
 def deactivate_all(user_id: str, who: ServerCaller, services: ServicesDep) -> dict[str, str]:
-    with services.engine.connect() as conn:
+    with services.reader.connect() as conn:
         row = users.get(conn, who.env, user_id)
         owned = [i for i in installs.installs_of_user(conn, row.id) if i.active]
     for install in owned:
@@ -121,7 +121,7 @@ def deactivate_all(user_id: str, who: ServerCaller, services: ServicesDep) -> di
 
 @router.get("/users/{user_id}/credentials")
 def list_credentials(user_id: str, who: AnyCaller, services: ServicesDep) -> dict[str, Any]:
-    with services.engine.connect() as conn:
+    with services.reader.connect() as conn:
         row = users.get(conn, who.env, user_id)
         who.own_user(row.id)
         creds = installs.list_credentials(conn, who.env, row.id)
@@ -154,7 +154,7 @@ def delete_credential(
 def install_url(
     user_id: str, integration_id: str, who: ServerCaller, services: ServicesDep
 ) -> dict[str, str]:
-    with services.engine.connect() as conn:
+    with services.reader.connect() as conn:
         row = users.get(conn, who.env, user_id)
         integration = catalog.get_integration(conn, who.env, integration_id)
     now = utcnow()

@@ -32,7 +32,7 @@ def _user_id(conn: Any, who: Caller, user_ref: str | None) -> str | None:
 def list_integrations(
     who: AnyCaller, services: ServicesDep, user_id: str | None = Query(None, alias="userId")
 ) -> dict[str, Any]:
-    with services.engine.connect() as conn:
+    with services.reader.connect() as conn:
         uid = _user_id(conn, who, user_id)
         rows = catalog.list_integrations(conn, who.env)
         return {"data": [integration_view(conn, r, uid, services.apps) for r in rows]}
@@ -45,7 +45,7 @@ def get_integration(
     services: ServicesDep,
     user_id: str | None = Query(None, alias="userId"),
 ) -> dict[str, Any]:
-    with services.engine.connect() as conn:
+    with services.reader.connect() as conn:
         uid = _user_id(conn, who, user_id)
         row = catalog.get_integration(conn, who.env, integration_id)
         return {"data": integration_view(conn, row, uid, services.apps)}
@@ -55,7 +55,7 @@ def get_integration(
 def list_workflows(
     who: AnyCaller, services: ServicesDep, user_id: str | None = Query(None, alias="userId")
 ) -> dict[str, Any]:
-    with services.engine.connect() as conn:
+    with services.reader.connect() as conn:
         uid = _user_id(conn, who, user_id)
         rows = catalog.list_workflows(conn, who.env)
         return {"data": [workflow_view(conn, r, uid, services.apps) for r in rows]}
@@ -68,7 +68,7 @@ def get_workflow(
     services: ServicesDep,
     user_id: str | None = Query(None, alias="userId"),
 ) -> dict[str, Any]:
-    with services.engine.connect() as conn:
+    with services.reader.connect() as conn:
         uid = _user_id(conn, who, user_id)
         row = catalog.get_workflow(conn, who.env, workflow_id)
         return {"data": workflow_view(conn, row, uid, services.apps)}
@@ -81,7 +81,7 @@ def workflow_versions(
     services: ServicesDep,
     user_id: str | None = Query(None, alias="userId"),
 ) -> dict[str, Any]:
-    with services.engine.connect() as conn:
+    with services.reader.connect() as conn:
         uid = _user_id(conn, who, user_id)
         wf = catalog.get_workflow(conn, who.env, workflow_id)
         versions = catalog.versions(conn, wf.id)
@@ -112,7 +112,7 @@ def workflow_versions(
 
 @router.get("/workflows/{workflow_id}/users")
 def workflow_users(workflow_id: str, who: ServerCaller, services: ServicesDep) -> dict[str, Any]:
-    with services.engine.connect() as conn:
+    with services.reader.connect() as conn:
         wf = catalog.get_workflow(conn, who.env, workflow_id)
         data = []
         for inst in installs.installs_of_workflow(conn, wf.id):
@@ -132,7 +132,7 @@ def _install_for(services: Services, who: Caller, body: WorkflowRef) -> Any:
     ref = body.workflow_id or body.workflow_name
     if not ref:
         raise BadInput("workflowId: required (or workflowName)", field="workflowId")
-    with services.engine.connect() as conn:
+    with services.reader.connect() as conn:
         user = users.get(conn, who.env, body.user_id)
         who.own_user(user.id)
         wf = catalog.get_workflow(conn, who.env, ref)
@@ -165,7 +165,7 @@ def upgrade(
     services: ServicesDep,
     user_id: str = Query(alias="userId", min_length=1),
 ) -> dict[str, Any]:
-    with services.engine.connect() as conn:
+    with services.reader.connect() as conn:
         user = users.get(conn, who.env, user_id)
         wf = catalog.get_workflow(conn, who.env, workflow_id)
         install = installs.get_install(conn, user.id, wf.id)
@@ -177,6 +177,15 @@ def upgrade(
     answered = install.config or {}
     for (block_id, name), spec in new.items():
         if (block_id, name) in old:
+            kept = answered.get(block_id, {}).get(name)
+            if (spec.required and kept in (None, "")) or (
+                spec.options is not None and kept is not None and kept not in spec.options
+            ):
+                raise Conflict(
+                    f"fields: version {latest.number} changed the field {name!r} and the "
+                    "user's answer no longer fits it; the user must reinstall",
+                    field=name,
+                )
             continue
         if spec.required and spec.default is None:
             raise Conflict(
@@ -204,7 +213,7 @@ def uninstall(
     services: ServicesDep,
     user_id: str | None = Query(None, alias="userId"),
 ) -> dict[str, bool]:
-    with services.engine.connect() as conn:
+    with services.reader.connect() as conn:
         uid = _user_id(conn, who, user_id)
         if uid is None:
             raise BadInput("userId: required", field="userId")

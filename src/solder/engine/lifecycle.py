@@ -19,7 +19,7 @@ from solder.store import catalog, installs
 
 
 def credential_for(services: Services, install: Any, app: str) -> dict[str, Any]:
-    with services.engine.connect() as conn:
+    with services.reader.connect() as conn:
         for cid in install.credential_ids or []:
             row = installs.get_credential(conn, install.environment, install.user_id, cid)
             if row.app == app:
@@ -28,7 +28,7 @@ def credential_for(services: Services, install: Any, app: str) -> dict[str, Any]
 
 
 def definition(services: Services, version_id: str) -> WorkflowDef:
-    with services.engine.connect() as conn:
+    with services.reader.connect() as conn:
         row = catalog.version(conn, version_id)
     return WorkflowDef.model_validate(row.definition)
 
@@ -68,7 +68,7 @@ def unsubscribe(services: Services, install: Any) -> None:
 
 
 def activate(services: Services, install_id: str) -> None:
-    with services.engine.connect() as conn:
+    with services.reader.connect() as conn:
         install = installs.install_by_id(conn, install_id)
     if install.active:
         return
@@ -78,7 +78,7 @@ def activate(services: Services, install_id: str) -> None:
 
 
 def deactivate(services: Services, install_id: str) -> None:
-    with services.engine.connect() as conn:
+    with services.reader.connect() as conn:
         install = installs.install_by_id(conn, install_id)
     if install is None:
         return

@@ -39,7 +39,7 @@ from solder.errors import BadInput, FatalError
 
 __all__ = ["DEFAULT_MAX_DEPTH", "DEFAULT_TIMEOUT_MS", "render", "validate"]
 
-DEFAULT_TIMEOUT_MS = 100
+DEFAULT_TIMEOUT_MS = 1000
 """Wall-clock limit on one expression's evaluation."""
 
 DEFAULT_MAX_DEPTH = 500

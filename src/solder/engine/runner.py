@@ -49,7 +49,7 @@ class RunExecution:
     def execute(self) -> str:
         """Run what is left of the run; return its status after this attempt."""
         engine = self.services.engine
-        with engine.connect() as conn:
+        with self.services.reader.connect() as conn:
             run = runs.get_run(conn, self.run_id)
             event = runs.get_event(conn, run.event_id)
             wf = WorkflowDef.model_validate(catalog.version(conn, run.version_id).definition)

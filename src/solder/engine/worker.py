@@ -65,7 +65,7 @@ class WorkerPool:
         """Claim and execute one due run; False when there was none."""
         lease = timedelta(seconds=self.services.settings.engine.lease_seconds)
         self._housekeeping()
-        with self.services.engine.connect() as conn:
+        with self.services.reader.connect() as conn:
             candidates = runs.claimable(conn, utcnow(), self.threads * 2)
         for candidate in candidates:
             with self.services.engine.begin() as conn:

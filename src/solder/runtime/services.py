@@ -15,7 +15,7 @@ from solder.config import Settings
 from solder.security import signing
 from solder.security.crypto import KeyRing
 from solder.store import accounts, migrate
-from solder.store.db import is_sqlite, make_engine
+from solder.store.db import is_sqlite, make_engine, reader
 
 
 @dataclass
@@ -29,6 +29,11 @@ class Services:
     public_url: str
     apps: dict[str, App] = field(default_factory=lambda: dict(APPS))
     wakeup: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def reader(self) -> Engine:
+        """The engine for read-only work (no write lock on SQLite)."""
+        return reader(self.engine)
 
     @property
     def embedded(self) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from solder.errors import Conflict, NotFound
@@ -60,17 +60,24 @@ def create_many(conn: Connection, env: str, items: Sequence[tuple[str, str | Non
         for u, f in items
     ]
     if rows:
-        conn.execute(insert(users), rows)
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(users), rows)
+        except IntegrityError as exc:  # a concurrent request took one of the names
+            raise Conflict("users: a username in the batch is taken", field="users") from exc
     return [str(r["id"]) for r in rows]
 
 
 def get(conn: Connection, env: str, ref: str) -> Any:
-    """A user by id or by username (Alloy accepts either wherever a userId goes)."""
-    row = conn.execute(
-        select(users).where(
-            users.c.environment == env, or_(users.c.id == ref, users.c.username == ref)
-        )
-    ).first()
+    """A user by id or by username (Alloy accepts either wherever a userId goes).
+
+    An id wins over a username: a user may pick another user's id as their username, and
+    must not be able to shadow that user.
+    """
+    in_env = select(users).where(users.c.environment == env)
+    row = conn.execute(in_env.where(users.c.id == ref)).first()
+    if row is None:
+        row = conn.execute(in_env.where(users.c.username == ref)).first()
     if row is None:
         raise NotFound(f"userId: no user {ref!r}", field="userId")
     return row
