@@ -74,12 +74,18 @@ def peak_rss_mib(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=2000)
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--database-url", default=None)
     ap.add_argument("--timeout", type=float, default=300)
+    ap.add_argument("--profile", default=None, help="py-spy the server into this file (raw)")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="solder-bench-"))
@@ -127,7 +133,20 @@ def main() -> int:
                 json={"userId": user, "integrationId": integ, "credentialIds": []},
             ).json()["installationId"]
             c.post("/headless/completeInstallation", json={"installationId": inst, "data": []})
+        spy = None
+        if args.profile:
+            spy = subprocess.Popen(  # noqa: S603
+                [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw",
+                 "-o", args.profile, "--pid", str(server.pid), "--threads", "--nonblocking"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+        cpu_before = cpu_seconds(server.pid)
         result = fire(base, auth, user, args, rec)
+        used = cpu_seconds(server.pid) - cpu_before
+        result["server_cpu_ms_per_event"] = round(used * 1000 / args.events, 2)
+        if spy is not None:
+            spy.send_signal(2)
+            spy.wait(30)
         result["server_peak_rss_mib"] = round(peak_rss_mib(server.pid), 1)
         result["store"] = env["SOLDER_DATABASE_URL"].split(":", 1)[0]
         print(json.dumps(result, indent=2))  # noqa: T201

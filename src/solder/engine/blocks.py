@@ -54,6 +54,15 @@ def run_block(call: BlockCall, inp: dict[str, Any]) -> Any:
     raise FatalError(f"block type {block.type!r} cannot run here")  # pragma: no cover
 
 
+def has_side_effects(block: AnyBlock) -> bool:
+    """Whether running the block again could change something outside Solder.
+
+    Triggers only read (an app trigger fetches the record it was told about), so a crash that
+    loses their result costs a repeat of a read; Stream Data and app actions write.
+    """
+    return isinstance(block, StreamDataBlock | AppActionBlock)
+
+
 def identity_headers(call: BlockCall) -> dict[str, str]:
     return {
         "X-Alloy-WorkflowId": call.workflow_id,

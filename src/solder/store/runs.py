@@ -199,52 +199,46 @@ def results_of(conn: Connection, run_ids: Sequence[str]) -> dict[str, list[Any]]
     return out
 
 
-def start_block(
-    conn: Connection, run_id: str, block: dict[str, Any], position: int, inp: Any
-) -> int:
-    """Record an attempt of a block; return its attempt number (1 for the first)."""
-    now = utcnow()
-    row = conn.execute(
-        select(block_results).where(
-            block_results.c.run_id == run_id, block_results.c.block_id == block["id"]
-        )
-    ).first()
-    if row is None:
-        conn.execute(
-            insert(block_results).values(
-                id=new_id(),
-                run_id=run_id,
-                block_id=block["id"],
-                block_name=block.get("name") or block["key"],
-                block_type=block["type"],
-                position=position,
-                status="running",
-                input=inp,
-                attempts=1,
-                started_at=now,
-            )
-        )
-        return 1
-    conn.execute(
-        update(block_results)
-        .where(block_results.c.id == row.id)
-        .values(status="running", input=inp, attempts=row.attempts + 1, error=None)
-    )
-    return int(row.attempts) + 1
-
-
-def end_block(
+def record_block(
     conn: Connection,
     run_id: str,
-    block_id: str,
+    block: dict[str, Any],
+    position: int,
+    *,
+    inp: Any,
+    attempt: int,
+    started_at: datetime,
     status: str,
     output: Any = None,
     error: str | None = None,
 ) -> None:
-    conn.execute(
+    """Store the outcome of one attempt of a block (insert the first time, then update)."""
+    values = {
+        "status": status,
+        "input": inp,
+        "output": output,
+        "error": error,
+        "attempts": attempt,
+        "started_at": started_at,
+        "finished_at": utcnow(),
+    }
+    updated = conn.execute(
         update(block_results)
-        .where(block_results.c.run_id == run_id, block_results.c.block_id == block_id)
-        .values(status=status, output=output, error=error, finished_at=utcnow())
+        .where(block_results.c.run_id == run_id, block_results.c.block_id == block["id"])
+        .values(**values)
+    )
+    if updated.rowcount:
+        return
+    conn.execute(
+        insert(block_results).values(
+            id=new_id(),
+            run_id=run_id,
+            block_id=block["id"],
+            block_name=block.get("name") or block["key"],
+            block_type=block["type"],
+            position=position,
+            **values,
+        )
     )
 
 
