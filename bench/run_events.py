@@ -31,8 +31,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from solder.client import push  # noqa: E402
-from solder.demo import free_port, wait_for  # noqa: E402
+from solder.client import push
+from solder.demo import free_port, wait_for
 
 WORKFLOW = """
 events:
@@ -105,7 +105,7 @@ def main() -> int:
         "SOLDER_DATABASE_URL": args.database_url or f"sqlite:///{work / 'bench.sqlite'}",
         "SOLDER_SECRET_KEY": base64.b64encode(os.urandom(32)).decode(),
     }
-    server = subprocess.Popen(  # noqa: S603 - our own interpreter
+    server = subprocess.Popen(
         [sys.executable, "-m", "solder", "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.DEVNULL,
@@ -114,7 +114,7 @@ def main() -> int:
     try:
         base = f"http://127.0.0.1:{port}"
         wait_for("server", lambda: httpx2.get(f"{base}/health").status_code == 200)
-        key = subprocess.run(  # noqa: S603
+        key = subprocess.run(
             [sys.executable, "-m", "solder", "keys", "create", "--env", "development"],
             env=env, capture_output=True, text=True, check=True,
         ).stdout.strip().splitlines()[-1]  # fmt: skip
@@ -135,7 +135,7 @@ def main() -> int:
             c.post("/headless/completeInstallation", json={"installationId": inst, "data": []})
         spy = None
         if args.profile:
-            spy = subprocess.Popen(  # noqa: S603
+            spy = subprocess.Popen(
                 [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw",
                  "-o", args.profile, "--pid", str(server.pid), "--threads", "--nonblocking"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -149,7 +149,7 @@ def main() -> int:
             spy.wait(30)
         result["server_peak_rss_mib"] = round(peak_rss_mib(server.pid), 1)
         result["store"] = env["SOLDER_DATABASE_URL"].split(":", 1)[0]
-        print(json.dumps(result, indent=2))  # noqa: T201
+        print(json.dumps(result, indent=2))
     finally:
         server.terminate()
         server.wait(10)
