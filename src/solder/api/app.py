@@ -4,12 +4,24 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
+from fastapi.staticfiles import StaticFiles
 
 from solder import __version__
-from solder.api import errors, headless, hooks, manage, running, users, workflows
+from solder.api import (
+    errors,
+    executions,
+    headless,
+    hooks,
+    manage,
+    metadata,
+    running,
+    users,
+    workflows,
+)
 from solder.api.versioning import VersionPrefix
 from solder.engine.worker import WorkerPool
 from solder.runtime.services import Services
@@ -39,7 +51,7 @@ def create_app(services: Services, *, workers: bool = True) -> FastAPI:
     )
     app.state.services = services
     errors.install(app)
-    for module in (users, workflows, headless, running, manage, hooks):
+    for module in (users, workflows, headless, running, manage, hooks, executions, metadata):
         app.include_router(module.router)
 
     @app.get("/health", tags=["meta"])
@@ -51,5 +63,7 @@ def create_app(services: Services, *, workers: bool = True) -> FastAPI:
         """The PEM public key that verifies ``X-Alloy-Signature`` on outbound requests."""
         return signing.public_key_pem(services.signing_key).decode()
 
+    static = Path(__file__).parent / "static"
+    app.mount("/static", StaticFiles(directory=static), name="static")
     app.add_middleware(VersionPrefix)
     return app

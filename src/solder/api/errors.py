@@ -15,8 +15,11 @@ from solder.errors import SolderError, StepError
 log = logging.getLogger("solder.api")
 
 
-def _where(loc: tuple[object, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+def field_path(loc: tuple[object, ...]) -> str:
+    """``("body", "users", 0, "username")`` -> ``users[0].username``."""
+    if loc and loc[0] in ("body", "query", "path", "header"):
+        loc = loc[1:]
+    parts = [str(p) for p in loc if not str(p).startswith("function-")]
     out = ""
     for p in parts:
         out += f"[{p}]" if p.isdigit() else (f".{p}" if out else p)
@@ -29,7 +32,7 @@ def validation_message(exc: RequestValidationError) -> tuple[int, str]:
         return 400, "body: malformed JSON"
     messages = []
     for err in errors:
-        where = _where(tuple(err.get("loc", ())))
+        where = field_path(tuple(err.get("loc", ())))
         msg = str(err.get("msg", "invalid"))
         if err.get("type") == "missing":
             msg = "required"

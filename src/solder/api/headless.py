@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Query
@@ -10,11 +11,13 @@ from solder.api.auth import AnyCaller, ServicesDep
 from solder.api.schemas import CompleteInstallation, NewCredential, StartInstallation
 from solder.engine import lifecycle
 from solder.engine.definitions import FieldSpec, WorkflowDef
-from solder.errors import BadInput, Conflict
+from solder.errors import BadInput, Conflict, SolderError
+from solder.runtime.services import Services
 from solder.store import catalog, installs, users
 from solder.store.types import iso
 
 router = APIRouter(tags=["installations"])
+log = logging.getLogger("solder.api")
 
 
 @router.post("/headless/credentials")
@@ -126,9 +129,15 @@ def _config_for(
 
 @router.post("/headless/completeInstallation")
 def complete(body: CompleteInstallation, who: AnyCaller, services: ServicesDep) -> dict[str, Any]:
+    """Install every chosen workflow, or none.
+
+    The answers are checked first; a copy the user already has is switched off (with the
+    subscription of its own version) before it is replaced; then each copy is switched on. If
+    an app refuses (say, the store rejects the credential), every copy made here is removed,
+    replaced copies get their old settings back, and the installation can be completed again.
+    """
     answers = _answers(body)
-    install_ids: list[str] = []
-    with services.engine.begin() as conn:
+    with services.reader.connect() as conn:
         inst = installs.get_installation(conn, who.env, body.installation_id)
         who.own_user(inst.user_id)
         if inst.status == "complete":
@@ -144,33 +153,60 @@ def complete(body: CompleteInstallation, who: AnyCaller, services: ServicesDep) 
             for app in definition.apps():
                 if app not in cred_apps:
                     raise BadInput(f"credentialIds: no {app} credential given", "credentialIds")
-            plans.append((wf_id, latest, definition, _config_for(wf_id, definition, answers)))
-        for wf_id, latest, definition, config in plans:
+            config = _config_for(wf_id, definition, answers)
             previous = installs.find_install(conn, inst.user_id, wf_id)
-            install_ids.append(
-                installs.put_install(
-                    conn,
-                    {
-                        "environment": who.env,
-                        "installation_id": inst.id,
-                        "user_id": inst.user_id,
-                        "workflow_id": wf_id,
-                        "version_id": latest.id,
-                        "config": config,
-                        "credential_ids": list(cred_apps.values()),
-                        "active": bool(previous is not None and previous.active),
-                        "state": previous.state if previous is not None else {},
-                        "trigger_key": definition.trigger_key(),
-                    },
-                )
-            )
-        installs.complete_installation(
-            conn, inst.id, [a.model_dump(by_alias=True) for a in body.data]
-        )
-    for install_id in install_ids:
-        lifecycle.deactivate(services, install_id)  # a reinstall drops the old subscription
-        lifecycle.activate(services, install_id)
+            plans.append((wf_id, latest, definition, config, previous))
+    for *_, previous in plans:
+        if previous is not None and previous.active:
+            lifecycle.deactivate(services, previous.id)
+    install_ids: list[str] = []
+    with services.engine.begin() as conn:
+        for wf_id, latest, definition, config, _ in plans:
+            values = {
+                "environment": who.env,
+                "installation_id": inst.id,
+                "user_id": inst.user_id,
+                "workflow_id": wf_id,
+                "version_id": latest.id,
+                "config": config,
+                "credential_ids": list(cred_apps.values()),
+                "active": False,
+                "state": {},
+                "trigger_key": definition.trigger_key(),
+            }
+            install_ids.append(installs.put_install(conn, values))
+        form = [a.model_dump(by_alias=True) for a in body.data]
+        installs.complete_installation(conn, inst.id, form)
+    try:
+        for install_id in install_ids:
+            lifecycle.activate(services, install_id)
+    except Exception:
+        _undo(services, inst.id, install_ids, [p[-1] for p in plans])
+        raise
     return {"message": "Installation completed", "workflowIds": list(inst.workflow_ids)}
+
+
+RESTORED = ("installation_id", "version_id", "config", "credential_ids", "trigger_key")
+
+
+def _undo(
+    services: Services, installation_id: str, install_ids: list[str], before: list[Any]
+) -> None:
+    for install_id, previous in zip(install_ids, before, strict=True):
+        lifecycle.deactivate(services, install_id)
+        with services.engine.begin() as conn:
+            if previous is None:
+                installs.delete_install(conn, install_id)
+            else:
+                old = {k: getattr(previous, k) for k in RESTORED}
+                installs.set_install(conn, install_id, **old)
+        if previous is not None and previous.active:
+            try:
+                lifecycle.activate(services, install_id)
+            except SolderError:
+                log.warning("could not switch the user's earlier copy back on", exc_info=True)
+    with services.engine.begin() as conn:
+        installs.reopen_installation(conn, installation_id)
 
 
 def _installation_view(conn: Any, row: Any) -> dict[str, Any]:

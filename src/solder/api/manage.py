@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from pydantic import ValidationError
 
 from solder.api.auth import ServerCaller, ServicesDep
+from solder.api.errors import field_path
 from solder.engine.checks import check_integration
 from solder.engine.definitions import EventsFile, IntegrationFile
 from solder.errors import BadInput
@@ -19,8 +20,7 @@ router = APIRouter(prefix="/manage", tags=["management"])
 def _problems(exc: ValidationError) -> list[str]:
     out = []
     for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-"))
-        out.append(f"{where}: {err['msg']}")
+        out.append(f"{field_path(tuple(err['loc']))}: {err['msg']}")
     return out
 
 

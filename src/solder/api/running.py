@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, Query
 from sqlalchemy import Connection
 
 from solder.api.auth import AnyCaller, ServerCaller, ServicesDep
+from solder.api.executions import execution_view
 from solder.api.schemas import RunEvent, RunWorkflow
 from solder.engine.definitions import sample_to_schema
 from solder.errors import BadInput, Conflict
@@ -112,33 +113,6 @@ def run_workflow(
     return {"message": "success"}
 
 
-def _execution_view(run: Any, results: list[Any], event: Any) -> dict[str, Any]:
-    return {
-        "executionId": run.id,
-        "status": run.status,
-        "startedAt": iso(run.started_at or run.created_at),
-        "stoppedAt": iso(run.finished_at),
-        "attempt": run.attempt,
-        "error": run.error,
-        "results": [
-            {
-                "blockId": r.block_id,
-                "blockName": r.block_name,
-                "blockType": r.block_type,
-                "status": r.status,
-                "attempts": r.attempts,
-                "startedAt": iso(r.started_at),
-                "stoppedAt": iso(r.finished_at),
-                "input": r.input,
-                "data": r.output,
-                "error": r.error,
-            }
-            for r in results
-        ],
-        "inputs": event.payload,
-    }
-
-
 def _user_filter(conn: Connection, env: str, user_ref: str | None) -> str | None:
     return None if not user_ref else str(users.get(conn, env, user_ref).id)
 
@@ -170,7 +144,7 @@ def workflow_logs(
             errors_only=error,
         )
         results = runs.results_of(conn, [r.id for r in rows])
-        data = [_execution_view(r, results[r.id], runs.get_event(conn, r.event_id)) for r in rows]
+        data = [execution_view(r, results[r.id], runs.get_event(conn, r.event_id)) for r in rows]
     return {"data": data}
 
 

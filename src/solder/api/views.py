@@ -23,7 +23,14 @@ DEFAULT_ICONS = {
 }
 
 
-def blocks_view(definition: dict[str, Any], apps: dict[str, App]) -> list[dict[str, Any]]:
+def icon_url(icon: str, base_url: str) -> str:
+    """Icons are served by this server; absolute URLs, like Alloy's, work from any page."""
+    return f"{base_url}{icon}" if icon.startswith("/") else icon
+
+
+def blocks_view(
+    definition: dict[str, Any], apps: dict[str, App], base_url: str
+) -> list[dict[str, Any]]:
     wf = WorkflowDef.model_validate(definition)
     out = []
     for block in wf.all_blocks():
@@ -35,14 +42,14 @@ def blocks_view(definition: dict[str, Any], apps: dict[str, App]) -> list[dict[s
                 "name": block.name or default_name,
                 "id": block.id,
                 "type": kind,
-                "icon": app.icon if app else DEFAULT_ICONS.get(block.type, ""),
+                "icon": icon_url(app.icon if app else DEFAULT_ICONS.get(block.type, ""), base_url),
             }
         )
     return out
 
 
 def workflow_view(
-    conn: Connection, wf: Any, user_id: str | None, apps: dict[str, App]
+    conn: Connection, wf: Any, user_id: str | None, apps: dict[str, App], base_url: str
 ) -> dict[str, Any]:
     latest = catalog.latest_version(conn, wf.id)
     install = installs.find_install(conn, user_id, wf.id) if user_id else None
@@ -55,7 +62,7 @@ def workflow_view(
         "installed": install is not None,
         "active": bool(install is not None and install.active),
         "version": None if latest is None else latest.number,
-        "blocks": blocks_view(latest.definition if latest else wf.draft, apps),
+        "blocks": blocks_view(latest.definition if latest else wf.draft, apps, base_url),
     }
     if install is not None:
         view["installedVersion"] = catalog.version(conn, install.version_id).number
@@ -63,11 +70,11 @@ def workflow_view(
 
 
 def integration_view(
-    conn: Connection, row: Any, user_id: str | None, apps: dict[str, App]
+    conn: Connection, row: Any, user_id: str | None, apps: dict[str, App], base_url: str
 ) -> dict[str, Any]:
     app = apps.get(row.app)
     flows = [
-        workflow_view(conn, wf, user_id, apps)
+        workflow_view(conn, wf, user_id, apps, base_url)
         for wf in catalog.list_workflows(conn, row.environment, row.id)
     ]
     released = [w for w in flows if w["version"] is not None]
@@ -75,6 +82,6 @@ def integration_view(
         "integrationId": row.id,
         "app": row.name or (app.name if app else row.app),
         "installed": any(w["installed"] for w in released),
-        "icon": row.icon or (app.icon if app else ""),
+        "icon": icon_url(row.icon or (app.icon if app else ""), base_url),
         "workflows": released,
     }

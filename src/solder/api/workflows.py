@@ -35,7 +35,11 @@ def list_integrations(
     with services.reader.connect() as conn:
         uid = _user_id(conn, who, user_id)
         rows = catalog.list_integrations(conn, who.env)
-        return {"data": [integration_view(conn, r, uid, services.apps) for r in rows]}
+        return {
+            "data": [
+                integration_view(conn, r, uid, services.apps, services.public_url) for r in rows
+            ]
+        }
 
 
 @router.get("/integrations/{integration_id}")
@@ -48,7 +52,7 @@ def get_integration(
     with services.reader.connect() as conn:
         uid = _user_id(conn, who, user_id)
         row = catalog.get_integration(conn, who.env, integration_id)
-        return {"data": integration_view(conn, row, uid, services.apps)}
+        return {"data": integration_view(conn, row, uid, services.apps, services.public_url)}
 
 
 @router.get("/workflows")
@@ -58,7 +62,9 @@ def list_workflows(
     with services.reader.connect() as conn:
         uid = _user_id(conn, who, user_id)
         rows = catalog.list_workflows(conn, who.env)
-        return {"data": [workflow_view(conn, r, uid, services.apps) for r in rows]}
+        return {
+            "data": [workflow_view(conn, r, uid, services.apps, services.public_url) for r in rows]
+        }
 
 
 @router.get("/workflows/{workflow_id}")
@@ -71,7 +77,7 @@ def get_workflow(
     with services.reader.connect() as conn:
         uid = _user_id(conn, who, user_id)
         row = catalog.get_workflow(conn, who.env, workflow_id)
-        return {"data": workflow_view(conn, row, uid, services.apps)}
+        return {"data": workflow_view(conn, row, uid, services.apps, services.public_url)}
 
 
 @router.get("/workflows/{workflow_id}/versions")

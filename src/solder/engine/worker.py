@@ -29,7 +29,7 @@ class WorkerPool:
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
         self._stop = threading.Event()
         self._pool: list[threading.Thread] = []
-        self._last_purge = 0.0
+        self._last_purge: float | None = None  # monotonic time; None: not yet this process
 
     def start(self) -> None:
         if self.services.embedded:
@@ -81,7 +81,7 @@ class WorkerPool:
 
     def _housekeeping(self) -> None:
         now = time.monotonic()
-        if now - self._last_purge < 3600:
+        if self._last_purge is not None and now - self._last_purge < 3600:
             return
         self._last_purge = now
         days = self.services.settings.log_retention_days

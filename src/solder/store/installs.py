@@ -124,6 +124,15 @@ def complete_installation(conn: Connection, installation_id: str, form_data: Any
     )
 
 
+def reopen_installation(conn: Connection, installation_id: str) -> None:
+    """Back to 'started' after a completion that had to be undone."""
+    conn.execute(
+        update(installations)
+        .where(installations.c.id == installation_id)
+        .values(status="started", installed_at=None)
+    )
+
+
 # ---- workflow installs -------------------------------------------------------------------
 
 

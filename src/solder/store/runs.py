@@ -288,3 +288,87 @@ def purge_older_than(conn: Connection, cutoff: datetime) -> int:
     live = select(runs.c.event_id).scalar_subquery()
     conn.execute(delete(events).where(events.c.received_at < cutoff, events.c.id.not_in(live)))
     return int(n)
+
+
+# ---- account-wide execution logs and re-runs ----------------------------------------------
+
+
+def _filtered(
+    env: str, user_id: str | None, workflow_id: str | None, status: str | None
+) -> list[Any]:
+    where: list[Any] = [runs.c.environment == env]
+    if user_id is not None:
+        where.append(runs.c.user_id == user_id)
+    if workflow_id is not None:
+        where.append(runs.c.workflow_id == workflow_id)
+    if status is not None:
+        where.append(runs.c.status == status)
+    return where
+
+
+def list_runs(
+    conn: Connection,
+    env: str,
+    *,
+    user_id: str | None = None,
+    workflow_id: str | None = None,
+    status: str | None = None,
+    by_stop: bool = False,
+    newest_first: bool = True,
+    offset: int = 0,
+    limit: int = 20,
+) -> list[Any]:
+    """Runs of one environment, filtered, sorted by start (queued: creation) or by stop time.
+
+    Sorted by stop time, unfinished runs come last in either order on every backend (SQLite
+    and PostgreSQL put NULLs at opposite ends by default).
+    """
+    q = select(runs).where(*_filtered(env, user_id, workflow_id, status))
+    key: Any = (
+        runs.c.finished_at if by_stop else func.coalesce(runs.c.started_at, runs.c.created_at)
+    )
+    keys: list[Any] = [runs.c.finished_at.is_(None)] if by_stop else []
+    keys += [key.desc(), runs.c.id.desc()] if newest_first else [key.asc(), runs.c.id.asc()]
+    return list(conn.execute(q.order_by(*keys).offset(offset).limit(limit)))
+
+
+def count_runs(
+    conn: Connection,
+    env: str,
+    *,
+    user_id: str | None = None,
+    workflow_id: str | None = None,
+    status: str | None = None,
+) -> int:
+    q = select(func.count()).select_from(runs)
+    return int(conn.execute(q.where(*_filtered(env, user_id, workflow_id, status))).scalar_one())
+
+
+def find_run(conn: Connection, env: str, run_id: str) -> Any:
+    """A run of ``env`` by id, or None (a run of the other environment is None too)."""
+    q = select(runs).where(runs.c.environment == env, runs.c.id == run_id)
+    return conn.execute(q).first()
+
+
+def events_of(conn: Connection, event_ids: Sequence[str]) -> dict[str, Any]:
+    if not event_ids:
+        return {}
+    q = select(events).where(events.c.id.in_(set(event_ids)))
+    return {str(row.id): row for row in conn.execute(q)}
+
+
+def add_rerun(conn: Connection, run: Any, install_id: str, version_id: str) -> str:
+    """Queue one new run of ``run``'s workflow for its user on ``version_id``, fed a copy of
+    the stored event (kind ``rerun``, never deduplicated); return the new run's id."""
+    first = get_event(conn, run.event_id)
+    event_id, _, _ = add_event(
+        conn,
+        env=run.environment,
+        kind="rerun",
+        name=first.name,
+        payload=first.payload,
+        user_id=run.user_id,
+        workflow_install_id=install_id,
+        install_ids=[(install_id, run.workflow_id, run.user_id, version_id)],
+    )
+    return str(conn.execute(select(runs.c.id).where(runs.c.event_id == event_id)).scalar_one())
