@@ -6,13 +6,14 @@ import time
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
+from sqlalchemy import Connection
 
 from solder.errors import Forbidden, NotFound, Unauthorized
 from solder.runtime.services import Services
 from solder.security import keys
 from solder.security.tokens import read_user_token
-from solder.store import accounts
+from solder.store import accounts, users
 
 _CACHE_SECONDS = 30.0
 _cache: dict[str, tuple[str, float]] = {}
@@ -27,6 +28,23 @@ class Caller:
         """A user token may only act on its own user."""
         if self.user_id is not None and user_id != self.user_id:
             raise NotFound(f"userId: no user {user_id!r}", field="userId")
+
+
+def scoped_user(conn: Connection, who: Caller, user_ref: str | None) -> str | None:
+    """The user a call is about: ``userId`` (an id or a username) or the token's own user.
+
+    ``None`` when neither is given (an API-key call about no user in particular). A user
+    token naming another user gets a 404, as if that user did not exist.
+    """
+    ref = user_ref or who.user_id
+    if ref is None:
+        return None
+    user = users.get(conn, who.env, ref)
+    who.own_user(user.id)
+    return str(user.id)
+
+
+UserQuery = Annotated[str | None, Query(alias="userId")]
 
 
 def services_of(request: Request) -> Services:

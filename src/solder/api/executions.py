@@ -15,7 +15,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query
 from sqlalchemy import Connection
 
-from solder.api.auth import AnyCaller, Caller, ServerCaller, ServicesDep
+from solder.api.auth import AnyCaller, ServerCaller, ServicesDep, scoped_user
 from solder.errors import Conflict, NotFound
 from solder.store import catalog, installs, runs, users
 from solder.store.types import iso
@@ -65,16 +65,6 @@ def _views(conn: Connection, rows: Sequence[Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _scope_user(conn: Connection, who: Caller, user_ref: str | None) -> str | None:
-    """The user to filter on: the token's own user, or ``userId`` (an id or a username)."""
-    ref = user_ref or who.user_id
-    if ref is None:
-        return None
-    user = users.get(conn, who.env, ref)
-    who.own_user(user.id)
-    return str(user.id)
-
-
 def _no_execution(execution_id: str) -> NotFound:
     return NotFound(f"executionId: no execution {execution_id!r}", field="executionId")
 
@@ -97,7 +87,7 @@ def list_logs(
     matches.
     """
     with services.reader.connect() as conn:
-        uid = _scope_user(conn, who, user_id)
+        uid = scoped_user(conn, who, user_id)
         wid = None if not workflow_id else str(catalog.get_workflow(conn, who.env, workflow_id).id)
         where: dict[str, Any] = {"user_id": uid, "workflow_id": wid, "status": status}
         total = runs.count_runs(conn, who.env, **where)

@@ -8,7 +8,7 @@ import jsonschema
 from fastapi import APIRouter, Header, Query
 from sqlalchemy import Connection
 
-from solder.api.auth import AnyCaller, ServerCaller, ServicesDep
+from solder.api.auth import AnyCaller, ServerCaller, ServicesDep, UserQuery, scoped_user
 from solder.api.executions import execution_view
 from solder.api.schemas import RunEvent, RunWorkflow
 from solder.engine.definitions import sample_to_schema
@@ -113,25 +113,19 @@ def run_workflow(
     return {"message": "success"}
 
 
-def _user_filter(conn: Connection, env: str, user_ref: str | None) -> str | None:
-    return None if not user_ref else str(users.get(conn, env, user_ref).id)
-
-
 @router.get("/workflows/{workflow_id}/logs")
 def workflow_logs(
     workflow_id: str,
     who: AnyCaller,
     services: ServicesDep,
-    user_id: str | None = Query(None, alias="userId"),
+    user_id: UserQuery = None,
     page: int = Query(1, ge=1, le=MAX_PAGE),
     limit: int = Query(10, ge=1, le=30),
     order: str = Query("desc", pattern="^(asc|desc)$"),
     error: bool = Query(False),
 ) -> dict[str, Any]:
     with services.reader.connect() as conn:
-        uid = _user_filter(conn, who.env, user_id or who.user_id)
-        if who.user_id is not None:
-            who.own_user(uid or "")
+        uid = scoped_user(conn, who, user_id)
         wf = catalog.get_workflow(conn, who.env, workflow_id)
         rows = runs.runs_of(
             conn,
@@ -144,7 +138,8 @@ def workflow_logs(
             errors_only=error,
         )
         results = runs.results_of(conn, [r.id for r in rows])
-        data = [execution_view(r, results[r.id], runs.get_event(conn, r.event_id)) for r in rows]
+        events = runs.events_of(conn, [r.event_id for r in rows])
+        data = [execution_view(r, results[r.id], events[r.event_id]) for r in rows]
     return {"data": data}
 
 
@@ -153,14 +148,12 @@ def workflow_errors(
     workflow_id: str,
     who: AnyCaller,
     services: ServicesDep,
-    user_id: str | None = Query(None, alias="userId"),
+    user_id: UserQuery = None,
     page: int = Query(1, ge=1, le=MAX_PAGE),
     limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
     with services.reader.connect() as conn:
-        uid = _user_filter(conn, who.env, user_id or who.user_id)
-        if who.user_id is not None:
-            who.own_user(uid or "")
+        uid = scoped_user(conn, who, user_id)
         wf = catalog.get_workflow(conn, who.env, workflow_id)
         rows = runs.runs_of(
             conn,

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from solder.api.auth import AnyCaller, Caller, ServerCaller, ServicesDep
+from solder.api.auth import AnyCaller, Caller, ServerCaller, ServicesDep, UserQuery, scoped_user
 from solder.api.schemas import WorkflowRef
 from solder.api.views import integration_view, workflow_view
 from solder.engine import lifecycle
@@ -19,21 +19,12 @@ from solder.store.types import iso
 router = APIRouter(tags=["integrations and workflows"])
 
 
-def _user_id(conn: Any, who: Caller, user_ref: str | None) -> str | None:
-    ref = user_ref or who.user_id
-    if ref is None:
-        return None
-    user = users.get(conn, who.env, ref)
-    who.own_user(user.id)
-    return str(user.id)
-
-
 @router.get("/integrations")
 def list_integrations(
-    who: AnyCaller, services: ServicesDep, user_id: str | None = Query(None, alias="userId")
+    who: AnyCaller, services: ServicesDep, user_id: UserQuery = None
 ) -> dict[str, Any]:
     with services.reader.connect() as conn:
-        uid = _user_id(conn, who, user_id)
+        uid = scoped_user(conn, who, user_id)
         rows = catalog.list_integrations(conn, who.env)
         return {
             "data": [
@@ -47,20 +38,20 @@ def get_integration(
     integration_id: str,
     who: AnyCaller,
     services: ServicesDep,
-    user_id: str | None = Query(None, alias="userId"),
+    user_id: UserQuery = None,
 ) -> dict[str, Any]:
     with services.reader.connect() as conn:
-        uid = _user_id(conn, who, user_id)
+        uid = scoped_user(conn, who, user_id)
         row = catalog.get_integration(conn, who.env, integration_id)
         return {"data": integration_view(conn, row, uid, services.apps, services.public_url)}
 
 
 @router.get("/workflows")
 def list_workflows(
-    who: AnyCaller, services: ServicesDep, user_id: str | None = Query(None, alias="userId")
+    who: AnyCaller, services: ServicesDep, user_id: UserQuery = None
 ) -> dict[str, Any]:
     with services.reader.connect() as conn:
-        uid = _user_id(conn, who, user_id)
+        uid = scoped_user(conn, who, user_id)
         rows = catalog.list_workflows(conn, who.env)
         return {
             "data": [workflow_view(conn, r, uid, services.apps, services.public_url) for r in rows]
@@ -72,10 +63,10 @@ def get_workflow(
     workflow_id: str,
     who: AnyCaller,
     services: ServicesDep,
-    user_id: str | None = Query(None, alias="userId"),
+    user_id: UserQuery = None,
 ) -> dict[str, Any]:
     with services.reader.connect() as conn:
-        uid = _user_id(conn, who, user_id)
+        uid = scoped_user(conn, who, user_id)
         row = catalog.get_workflow(conn, who.env, workflow_id)
         return {"data": workflow_view(conn, row, uid, services.apps, services.public_url)}
 
@@ -85,10 +76,10 @@ def workflow_versions(
     workflow_id: str,
     who: AnyCaller,
     services: ServicesDep,
-    user_id: str | None = Query(None, alias="userId"),
+    user_id: UserQuery = None,
 ) -> dict[str, Any]:
     with services.reader.connect() as conn:
-        uid = _user_id(conn, who, user_id)
+        uid = scoped_user(conn, who, user_id)
         wf = catalog.get_workflow(conn, who.env, workflow_id)
         versions = catalog.versions(conn, wf.id)
         install = installs.find_install(conn, uid, wf.id) if uid else None
@@ -217,10 +208,10 @@ def uninstall(
     workflow_id: str,
     who: AnyCaller,
     services: ServicesDep,
-    user_id: str | None = Query(None, alias="userId"),
+    user_id: UserQuery = None,
 ) -> dict[str, bool]:
     with services.reader.connect() as conn:
-        uid = _user_id(conn, who, user_id)
+        uid = scoped_user(conn, who, user_id)
         if uid is None:
             raise BadInput("userId: required", field="userId")
         wf = catalog.get_workflow(conn, who.env, workflow_id)
