@@ -15,7 +15,7 @@ from typing import Any
 import httpx2
 import yaml
 
-from solder.client import push
+from solder.client import install_headless, push
 from tests.flows import ok
 
 EVENT = "Parcel Shipped"
@@ -79,30 +79,9 @@ def install_flow(
         push(mgmt, directory, release=True)
     user_id = ok(api.post("/users", json={"username": username}))["userId"]
     integration = ok(api.get("/integrations", params={"userId": user_id}))["data"][0]
-    started = ok(
-        api.post(
-            "/headless/startInstallation",
-            json={
-                "userId": user_id,
-                "integrationId": integration["integrationId"],
-                "credentialIds": [],
-            },
-        )
-    )
     urls = {b.id: b.url for b in blocks}
-    answers = [
-        {
-            "workflowId": asked["workflowId"],
-            "blockId": asked["blockId"],
-            "fields": [{"name": "url", "value": urls[asked["blockId"]]}],
-        }
-        for asked in started["data"]
-    ]
-    ok(
-        api.post(
-            "/headless/completeInstallation",
-            json={"installationId": started["installationId"], "data": answers},
-        )
+    install_headless(
+        api, user_id, integration["integrationId"], [], lambda asked, _f: urls[asked["blockId"]]
     )
     workflow_id = next(w["workflowId"] for w in integration["workflows"])
     return Installed(user_id=user_id, workflow_id=workflow_id)

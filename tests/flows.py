@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx2
 
-from solder.client import push
+from solder.client import install_headless, push
 from tests.conftest import STORE_HASH, STORE_TOKEN
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "quickstart"
@@ -39,48 +39,23 @@ def install_quickstart(api: httpx2.Client, username: str, receiver_url: str) -> 
     """Create ``username`` and install both quick-start workflows for them."""
     user_id = ok(api.post("/users", json={"username": username}))["userId"]
     integration = ok(api.get("/integrations", params={"userId": user_id}))["data"][0]
-    cred = ok(
-        api.post(
-            "/headless/credentials",
-            json={
-                "userId": user_id,
-                "credential": {
-                    "type": "bigcommerce",
-                    "data": {"storeHash": STORE_HASH, "accessToken": STORE_TOKEN},
-                },
-            },
-        )
-    )["credentialId"]
-    started = ok(
-        api.post(
-            "/headless/startInstallation",
-            json={
-                "userId": user_id,
-                "integrationId": integration["integrationId"],
-                "credentialIds": [cred],
-            },
-        )
-    )
-    answers = [
-        {
-            "workflowId": b["workflowId"],
-            "blockId": b["blockId"],
-            "fields": [{"name": "url", "value": f"{receiver_url}/acmeco/orders"}],
-        }
-        for b in started["data"]
-    ]
-    ok(
-        api.post(
-            "/headless/completeInstallation",
-            json={"installationId": started["installationId"], "data": answers},
-        )
+    credential = {
+        "type": "bigcommerce",
+        "data": {"storeHash": STORE_HASH, "accessToken": STORE_TOKEN},
+    }
+    installed = install_headless(
+        api,
+        user_id,
+        integration["integrationId"],
+        [credential],
+        lambda _block, _field: f"{receiver_url}/acmeco/orders",
     )
     return {
         "userId": user_id,
         "integrationId": integration["integrationId"],
-        "credentialId": cred,
-        "installationId": started["installationId"],
-        "fields": started["data"],
+        "credentialId": installed.credential_ids[0],
+        "installationId": installed.installation_id,
+        "fields": installed.asked,
     }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,3 +76,44 @@ def push(client: httpx2.Client, path: Path, *, release: bool) -> PushReport:
                 line += f", {verb} v{rel['version']}"
             report.lines.append(line)
     return report
+
+
+@dataclass
+class Installed:
+    installation_id: str
+    credential_ids: list[str]
+    asked: list[dict[str, Any]]
+
+
+def install_headless(
+    api: httpx2.Client,
+    user_id: str,
+    integration_id: str,
+    credentials: list[dict[str, Any]],
+    answer: Callable[[dict[str, Any], dict[str, Any]], Any],
+) -> Installed:
+    """Install an integration for a user without the modal, the way an ISV's backend does.
+
+    ``credentials`` are ``{"type": app, "data": {...}}`` objects to store first;
+    ``answer(block, field)`` gives the value of each field the workflows ask for. ``api`` is
+    a client on a version prefix (e.g. ``/2023-12``) carrying the API key.
+    """
+    cred_ids = [
+        _call(api, "POST", "/headless/credentials", json={"userId": user_id, "credential": c})[
+            "credentialId"
+        ]
+        for c in credentials
+    ]
+    body = {"userId": user_id, "integrationId": integration_id, "credentialIds": cred_ids}
+    started = _call(api, "POST", "/headless/startInstallation", json=body)
+    answers = [
+        {
+            "workflowId": block["workflowId"],
+            "blockId": block["blockId"],
+            "fields": [{"name": f["name"], "value": answer(block, f)} for f in block["fields"]],
+        }
+        for block in started["data"]
+    ]
+    done = {"installationId": started["installationId"], "data": answers}
+    _call(api, "POST", "/headless/completeInstallation", json=done)
+    return Installed(started["installationId"], cred_ids, started["data"])

@@ -22,6 +22,9 @@ from typing import Any
 
 import httpx2
 
+from solder.client import install_headless
+from solder.errors import SolderError
+
 STORE_HASH = "acme-demo"
 STORE_TOKEN = "demo-store-token"  # noqa: S105 - the sandbox store's made-up token
 API = "/2023-12"
@@ -105,7 +108,7 @@ def run_demo(workdir: Path, examples: Path | None = None, database_url: str | No
     procs = Processes(workdir)
     try:
         scenario(procs, workdir, examples.resolve(), database_url)
-    except (DemoFailed, httpx2.HTTPError, subprocess.CalledProcessError) as exc:
+    except (DemoFailed, SolderError, httpx2.HTTPError, subprocess.CalledProcessError) as exc:
         print(f"demo failed: {exc}; logs are in {workdir}", file=sys.stderr)
         return 1
     finally:
@@ -208,48 +211,17 @@ def walk_guide(api: httpx2.Client, store_url: str, receiver_url: str) -> None:
         d.append(f"JWT of {len(token)} characters, valid one hour")
 
     with step(7, "install both workflows headlessly") as d:
-        cred = ok(
-            api.post(
-                "/headless/credentials",
-                json={
-                    "userId": user_id,
-                    "credential": {
-                        "type": "bigcommerce",
-                        "data": {"storeHash": STORE_HASH, "accessToken": STORE_TOKEN},
-                    },
-                },
-            )
-        )["credentialId"]
-        started = ok(
-            api.post(
-                "/headless/startInstallation",
-                json={
-                    "userId": user_id,
-                    "integrationId": bc["integrationId"],
-                    "credentialIds": [cred],
-                },
-            )
-        )
-        answers = [
-            {
-                "workflowId": b["workflowId"],
-                "blockId": b["blockId"],
-                "fields": [
-                    {"name": f["name"], "value": f"{receiver_url}/acmeco/orders"}
-                    for f in b["fields"]
-                ],
-            }
-            for b in started["data"]
-        ]
-        ok(
-            api.post(
-                "/headless/completeInstallation",
-                json={"installationId": started["installationId"], "data": answers},
-            )
-        )
+        credential = {
+            "type": "bigcommerce",
+            "data": {"storeHash": STORE_HASH, "accessToken": STORE_TOKEN},
+        }
+        installed = install_headless(
+            api, user_id, bc["integrationId"], [credential],
+            lambda _block, _field: f"{receiver_url}/acmeco/orders",
+        )  # fmt: skip
         listed = ok(api.get("/integrations", params={"userId": user_id}))["data"]
         active = sum(w["active"] for i in listed for w in i["workflows"])
-        d.append(f"installation {started['installationId']}, {active} workflows active")
+        d.append(f"installation {installed.installation_id}, {active} workflows active")
 
     store = httpx2.Client(
         base_url=f"{store_url}/stores/{STORE_HASH}", headers={"X-Auth-Token": STORE_TOKEN}
