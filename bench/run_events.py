@@ -137,7 +137,7 @@ def main() -> int:
         if args.profile:
             spy = subprocess.Popen(
                 [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw",
-                 "-o", args.profile, "--pid", str(server.pid), "--threads", "--nonblocking"],
+                 "-o", args.profile, "--pid", str(server.pid), "--threads", "--nonblocking", "--gil"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
         cpu_before = cpu_seconds(server.pid)

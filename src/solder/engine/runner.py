@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection
@@ -30,7 +33,7 @@ from solder.engine.definitions import AnyBlock, WorkflowDef
 from solder.engine.lifecycle import credential_for
 from solder.errors import RetryableError, SolderError, StepError
 from solder.runtime.services import Services
-from solder.store import catalog, installs, runs, users
+from solder.store import runs
 from solder.store.types import utcnow
 
 log = logging.getLogger("solder.engine")
@@ -55,29 +58,68 @@ def _describe(block: AnyBlock) -> dict[str, Any]:
     return {"id": block.id, "key": block.key, "name": block.name, "type": block.type}
 
 
+@dataclass(frozen=True)
+class InstalledCopy:
+    """The user's copy of the workflow, as a run needs it."""
+
+    id: str
+    environment: str
+    user_id: str
+    credential_ids: list[str]
+    config: dict[str, Any]
+
+
+_DEFINITIONS: dict[str, WorkflowDef] = {}
+_DEFINITIONS_LOCK = threading.Lock()
+
+
+def definition(version_id: str, raw: dict[str, Any]) -> WorkflowDef:
+    """Released versions never change, so each is checked once per process."""
+    with _DEFINITIONS_LOCK:
+        found = _DEFINITIONS.get(version_id)
+    if found is None:
+        found = WorkflowDef.model_validate(raw)
+        with _DEFINITIONS_LOCK:
+            if len(_DEFINITIONS) >= 1024:
+                _DEFINITIONS.clear()
+            _DEFINITIONS[version_id] = found
+    return found
+
+
 class RunExecution:
-    def __init__(self, services: Services, run_id: str, fence: int) -> None:
+    def __init__(
+        self, services: Services, run_id: str, fence: int, claimed_at: float | None = None
+    ) -> None:
         self.services = services
         self.run_id = run_id
         self.fence = fence
         self.lease = timedelta(seconds=services.settings.engine.lease_seconds)
-        self.renewed = time.monotonic()  # the claim has just set the lease
+        # the claim set the lease; renewals count from then
+        self.renewed = time.monotonic() if claimed_at is None else claimed_at
         self.pending: list[Write] = []
 
     def execute(self) -> str:
         """Run what is left of the run; return its status after this attempt."""
         with self.services.reader.connect() as conn:
-            run = runs.get_run(conn, self.run_id)
-            event = runs.get_event(conn, run.event_id)
-            wf = WorkflowDef.model_validate(catalog.version(conn, run.version_id).definition)
-            install = installs.install_by_id(conn, run.workflow_install_id)
-            user = users.get(conn, run.environment, run.user_id)
-            done = {r.block_id: r for r in runs.results_of(conn, [self.run_id])[self.run_id]}
-        if install is None:
+            run = runs.load_for_execution(conn, self.run_id)
+            # a first claim (fence 1) cannot have results yet: skip the query
+            stored = runs.results_of(conn, [self.run_id])[self.run_id] if self.fence > 1 else []
+        done = {r.block_id: r for r in stored}
+        wf = definition(run.version_id, run.definition)
+        if run.install_id is None:
             error = {"message": "the workflow was uninstalled before the run", "block": None}
             self._commit(partial(runs.finish, run_id=self.run_id, fence=self.fence,
-                                 status="failed", error=error))  # fmt: skip
+                                 status="failed", error=error), renew=False)  # fmt: skip
             return "failed"
+        install = InstalledCopy(
+            id=run.install_id,
+            environment=run.install_environment,
+            user_id=run.user_id,
+            credential_ids=run.install_credential_ids or [],
+            config=run.install_config or {},
+        )
+        event = SimpleNamespace(payload=run.payload)
+        user = SimpleNamespace(id=run.user_id, username=run.username)
         outputs: dict[str, Any] = {}
         context: dict[str, Any] = {
             "trigger": None,
@@ -102,7 +144,9 @@ class RunExecution:
                     credential=lambda app: credential_for(self.services, install, app),
                 )
                 attempts = 0 if previous is None else int(previous.attempts)
-                status, output = self._attempt(call, position, attempts + 1, install, context)
+                status, output = self._attempt(
+                    call, position, attempts + 1, install, context, first=previous is None
+                )
                 if status != "succeeded":
                     return status
                 if has_side_effects(block) and position < len(blocks) - 1:
@@ -111,14 +155,19 @@ class RunExecution:
             if position == 0:
                 context["trigger"] = output
         self._commit(partial(runs.finish, run_id=self.run_id, fence=self.fence,
-                             status="succeeded"))  # fmt: skip
+                             status="succeeded"), renew=False)  # fmt: skip
         log.info("run succeeded", extra={"run_id": self.run_id, "workflow_id": run.workflow_id})
         return "succeeded"
 
-    def _commit(self, *writes: Write) -> None:
-        """One transaction: check the lease is still ours, then every pending write."""
+    def _commit(self, *writes: Write, renew: bool = True) -> None:
+        """One transaction: check the lease is still ours, then every pending write.
+
+        ``renew=False`` when the writes end with a fenced change of the run (finish, retry),
+        which checks the lease itself.
+        """
         with self.services.engine.begin() as conn:
-            runs.renew(conn, self.run_id, self.fence, self.lease)
+            if renew:
+                runs.renew(conn, self.run_id, self.fence, self.lease)
             for write in [*self.pending, *writes]:
                 write(conn)
         self.pending.clear()
@@ -129,10 +178,17 @@ class RunExecution:
             self._commit()
 
     def _attempt(
-        self, call: BlockCall, position: int, attempt: int, install: Any, context: dict[str, Any]
+        self,
+        call: BlockCall,
+        position: int,
+        attempt: int,
+        install: InstalledCopy,
+        context: dict[str, Any],
+        *,
+        first: bool,
     ) -> tuple[str, Any]:
         block = call.block
-        config = (install.config or {}).get(block.id, {})
+        config = install.config.get(block.id or "", {})
         record = partial(
             runs.record_block,
             run_id=self.run_id,
@@ -140,6 +196,7 @@ class RunExecution:
             position=position,
             attempt=attempt,
             started_at=utcnow(),
+            first=first,
         )
         inp: dict[str, Any] | None = None
         self._keep_lease()
@@ -166,6 +223,7 @@ class RunExecution:
                 partial(record, status="retrying", error=message),
                 partial(runs.retry_later, run_id=self.run_id, fence=self.fence, at=at,
                         attempt=attempt),
+                renew=False,
             )  # fmt: skip
             log.warning("block failed, retrying in %.2fs: %s", delay, message, extra=extra)
             return "queued"
@@ -174,6 +232,7 @@ class RunExecution:
             partial(record, status="failed", error=message),
             partial(runs.finish, run_id=self.run_id, fence=self.fence, status="failed",
                     error=error),
+            renew=False,
         )  # fmt: skip
         log.error("run failed at block %s: %s", block.key, message, extra=extra)
         return "failed"

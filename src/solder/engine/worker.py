@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
 import socket
 import threading
 import time
@@ -23,12 +24,21 @@ log = logging.getLogger("solder.worker")
 
 
 class WorkerPool:
+    """One claimer thread and ``threads`` executor threads.
+
+    The claimer takes due runs in batches (one transaction for the batch) and hands them to the
+    executors through a bounded queue, so executors do not race each other for the same rows
+    and a burst of events costs one claim commit per batch rather than one per run.
+    """
+
     def __init__(self, services: Services, threads: int | None = None) -> None:
         self.services = services
         self.threads = threads or services.settings.engine.workers
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
         self._stop = threading.Event()
         self._pool: list[threading.Thread] = []
+        self._queue: queue.Queue[tuple[str, int, float]] = queue.Queue(maxsize=self.threads * 2)
+        self._taken = threading.Event()
         self._last_purge: float | None = None  # monotonic time; None: not yet this process
 
     def start(self) -> None:
@@ -37,47 +47,91 @@ class WorkerPool:
                 freed = runs.release_all_leases(conn)
             if freed:
                 log.info("resuming %d runs left running by the last process", freed)
+        claimer = threading.Thread(target=self._claim_loop, name="solder-claimer", daemon=True)
+        claimer.start()
+        self._pool.append(claimer)
         for i in range(self.threads):
-            thread = threading.Thread(target=self._loop, name=f"solder-worker-{i}", daemon=True)
+            thread = threading.Thread(target=self._run_loop, name=f"solder-worker-{i}", daemon=True)
             thread.start()
             self._pool.append(thread)
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         self.services.wakeup.set()
+        self._taken.set()
         for thread in self._pool:
             thread.join(timeout)
         self._pool.clear()
+        self._release_unstarted()
 
-    def _loop(self) -> None:
+    def _release_unstarted(self) -> None:
+        """Runs claimed but not started go back to the queue at once, not when leases lapse."""
+        left = []
+        while True:
+            try:
+                left.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        if left:
+            with self.services.engine.begin() as conn:
+                for run_id, fence, _ in left:
+                    runs.unclaim(conn, run_id, fence)
+
+    def _claim_loop(self) -> None:
         poll = self.services.settings.engine.poll_interval
         while not self._stop.is_set():
             try:
-                worked = self.step()
-            except Exception:  # keep the worker alive; the run stays claimable
-                log.exception("worker step failed")
-                worked = False
-            if not worked:
+                self._housekeeping()
+                room = self._queue.maxsize - self._queue.qsize()
+                claimed = self.claim_batch(room) if room > 0 else []
+            except Exception:  # keep claiming; the runs stay claimable
+                log.exception("claiming runs failed")
+                claimed = []
+            for item in claimed:
+                self._queue.put(item)
+            if claimed:
+                continue
+            if room <= 0:
+                self._taken.wait(poll)
+                self._taken.clear()
+            else:
                 self.services.wakeup.wait(poll)
                 self.services.wakeup.clear()
 
-    def step(self) -> bool:
-        """Claim and execute one due run; False when there was none."""
+    def claim_batch(self, limit: int) -> list[tuple[str, int, float]]:
+        """Claim up to ``limit`` due runs in one transaction.
+
+        Returns ``(run_id, fence, claimed_at)``, the last on the monotonic clock: a run that
+        waits in the queue renews its lease before its first block if a third of it is gone.
+        """
         lease = timedelta(seconds=self.services.settings.engine.lease_seconds)
-        self._housekeeping()
         with self.services.reader.connect() as conn:
-            candidates = runs.claimable(conn, utcnow(), self.threads * 2)
-        for candidate in candidates:
-            with self.services.engine.begin() as conn:
+            candidates = runs.claimable(conn, utcnow(), limit)
+        if not candidates:
+            return []
+        claimed = []
+        with self.services.engine.begin() as conn:
+            for candidate in candidates:
                 fence = runs.claim(conn, candidate.id, candidate.fence, self.owner, lease)
-            if fence is None:
-                continue
+                if fence is not None:
+                    claimed.append((candidate.id, fence))
+        now = time.monotonic()
+        return [(run_id, fence, now) for run_id, fence in claimed]
+
+    def _run_loop(self) -> None:
+        poll = self.services.settings.engine.poll_interval
+        while not self._stop.is_set():
             try:
-                RunExecution(self.services, candidate.id, fence).execute()
+                run_id, fence, claimed_at = self._queue.get(timeout=poll)
+            except queue.Empty:
+                continue
+            self._taken.set()
+            try:
+                RunExecution(self.services, run_id, fence, claimed_at).execute()
             except LeaseLost:
-                log.warning("lost the lease of run %s; another worker has it", candidate.id)
-            return True
-        return False
+                log.warning("lost the lease of run %s; another worker has it", run_id)
+            except Exception:  # keep the worker alive; the run is retried when its lease lapses
+                log.exception("executing run %s failed", run_id)
 
     def _housekeeping(self) -> None:
         now = time.monotonic()

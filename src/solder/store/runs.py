@@ -20,7 +20,14 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from solder.store.tables import block_results, events, runs
+from solder.store.tables import (
+    block_results,
+    events,
+    runs,
+    users,
+    workflow_installs,
+    workflow_versions,
+)
 from solder.store.types import new_id, utcnow
 
 TERMINAL = ("succeeded", "failed")
@@ -143,6 +150,15 @@ def release_all_leases(conn: Connection) -> int:
     return int(result.rowcount)
 
 
+def unclaim(conn: Connection, run_id: str, fence: int) -> None:
+    """Give back a claimed run that was never started (a worker pool shutting down)."""
+    conn.execute(
+        update(runs)
+        .where(runs.c.id == run_id, runs.c.fence == fence, runs.c.status == "running")
+        .values(status="queued", lease_owner=None, lease_expires_at=None)
+    )
+
+
 def _fenced(conn: Connection, run_id: str, fence: int, **values: Any) -> None:
     result = conn.execute(
         update(runs).where(runs.c.id == run_id, runs.c.fence == fence).values(**values)
@@ -189,6 +205,42 @@ def get_event(conn: Connection, event_id: str) -> Any:
     return conn.execute(select(events).where(events.c.id == event_id)).one()
 
 
+def load_for_execution(conn: Connection, run_id: str) -> Any:
+    """Everything a worker needs to execute a run, in one query.
+
+    Columns: the run's ``id, environment, workflow_id, user_id, version_id, fence, attempt,
+    workflow_install_id``; the event's ``payload``; the version's ``definition``; the user's
+    ``username``; and the installed copy's ``install_config``, ``install_credential_ids`` and
+    ``install_environment`` (all None once the workflow was uninstalled).
+    """
+    q = (
+        select(
+            runs.c.id,
+            runs.c.environment,
+            runs.c.workflow_id,
+            runs.c.user_id,
+            runs.c.version_id,
+            runs.c.fence,
+            runs.c.attempt,
+            runs.c.workflow_install_id,
+            events.c.payload,
+            workflow_versions.c.definition,
+            users.c.username,
+            workflow_installs.c.id.label("install_id"),
+            workflow_installs.c.config.label("install_config"),
+            workflow_installs.c.credential_ids.label("install_credential_ids"),
+            workflow_installs.c.environment.label("install_environment"),
+        )
+        .select_from(runs)
+        .join(events, events.c.id == runs.c.event_id)
+        .join(workflow_versions, workflow_versions.c.id == runs.c.version_id)
+        .join(users, users.c.id == runs.c.user_id)
+        .outerjoin(workflow_installs, workflow_installs.c.id == runs.c.workflow_install_id)
+        .where(runs.c.id == run_id)
+    )
+    return conn.execute(q).one()
+
+
 def results_of(conn: Connection, run_ids: Sequence[str]) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {r: [] for r in run_ids}
     if not run_ids:
@@ -211,6 +263,7 @@ def record_block(
     status: str,
     output: Any = None,
     error: str | None = None,
+    first: bool = False,
 ) -> None:
     """Store the outcome of one attempt of a block (insert the first time, then update)."""
     values = {
@@ -222,13 +275,14 @@ def record_block(
         "started_at": started_at,
         "finished_at": utcnow(),
     }
-    updated = conn.execute(
-        update(block_results)
-        .where(block_results.c.run_id == run_id, block_results.c.block_id == block["id"])
-        .values(**values)
-    )
-    if updated.rowcount:
-        return
+    if not first:
+        updated = conn.execute(
+            update(block_results)
+            .where(block_results.c.run_id == run_id, block_results.c.block_id == block["id"])
+            .values(**values)
+        )
+        if updated.rowcount:
+            return
     conn.execute(
         insert(block_results).values(
             id=new_id(),
