@@ -135,11 +135,13 @@ def main() -> int:
             c.post("/headless/completeInstallation", json={"installationId": inst, "data": []})
         spy = None
         if args.profile:
+            py_spy = str(Path(sys.executable).parent / "py-spy")
+            options = ["--format", "raw", "--threads", "--nonblocking", "--gil"]
             spy = subprocess.Popen(
-                [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw",
-                 "-o", args.profile, "--pid", str(server.pid), "--threads", "--nonblocking", "--gil"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
+                [py_spy, "record", *options, "-o", args.profile, "--pid", str(server.pid)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
         cpu_before = cpu_seconds(server.pid)
         result = fire(base, auth, user, args, rec)
         used = cpu_seconds(server.pid) - cpu_before
