@@ -34,12 +34,36 @@ def check_payload(body: dict[str, Any], data: dict[str, Any]) -> None:
     raise BadInput(f"{where}: {err.message}", field=where)
 
 
-def _same_request(conn: Connection, event_id: str, request: tuple[Any, ...]) -> None:
-    """A retried call with a used Idempotency-Key runs nothing; a different call reusing the
-    key is refused rather than silently dropped."""
-    first = runs.get_event(conn, event_id)
-    if (first.kind, first.name, first.user_id, first.payload) != request:
-        raise Conflict("Idempotency-Key: already used for a different request")
+def _accept(
+    conn: Connection,
+    env: str,
+    kind: str,
+    name: str,
+    user_id: str,
+    payload: dict[str, Any],
+    targets: list[tuple[str, str, str, str]],
+    idempotency_key: str | None,
+) -> int:
+    """Store the event and its runs; return how many runs were made.
+
+    A retried call with a used Idempotency-Key runs nothing; a different call reusing the key
+    is refused rather than silently dropped.
+    """
+    event_id, created, duplicate = runs.add_event(
+        conn,
+        env=env,
+        kind=kind,
+        name=name,
+        payload=payload,
+        user_id=user_id,
+        install_ids=targets,
+        dedupe_key=f"idem:{idempotency_key}" if idempotency_key else None,
+    )
+    if duplicate:
+        first = runs.get_event(conn, event_id)
+        if (first.kind, first.name, first.user_id, first.payload) != (kind, name, user_id, payload):
+            raise Conflict("Idempotency-Key: already used for a different request")
+    return created
 
 
 @router.get("/events")
@@ -61,18 +85,8 @@ def run_event(
             (i.id, i.workflow_id, i.user_id, i.version_id)
             for i in installs.active_installs(conn, who.env, user.id, f"event:{event.name}")
         ]
-        event_id, created, duplicate = runs.add_event(
-            conn,
-            env=who.env,
-            kind="custom",
-            name=event.name,
-            payload=body.data,
-            user_id=user.id,
-            install_ids=targets,
-            dedupe_key=f"idem:{idempotency_key}" if idempotency_key else None,
-        )
-        if duplicate:
-            _same_request(conn, event_id, ("custom", event.name, user.id, body.data))
+        created = _accept(conn, who.env, "custom", event.name, user.id, body.data, targets,
+                          idempotency_key)  # fmt: skip
     if created:
         services.wakeup.set()
     return {"message": "Event successfully triggered"}
@@ -96,18 +110,9 @@ def run_workflow(
             raise BadInput("workflowId: this workflow is not started by a webhook trigger")
         if not install.active:
             raise Conflict("workflowId: this workflow is deactivated for the user")
-        event_id, created, duplicate = runs.add_event(
-            conn,
-            env=who.env,
-            kind="webhook",
-            name=wf.name,
-            payload=body.data,
-            user_id=user.id,
-            install_ids=[(install.id, wf.id, user.id, install.version_id)],
-            dedupe_key=f"idem:{idempotency_key}" if idempotency_key else None,
-        )
-        if duplicate:
-            _same_request(conn, event_id, ("webhook", wf.name, user.id, body.data))
+        targets = [(install.id, wf.id, user.id, install.version_id)]
+        created = _accept(conn, who.env, "webhook", wf.name, user.id, body.data, targets,
+                          idempotency_key)  # fmt: skip
     if created:
         services.wakeup.set()
     return {"message": "success"}
