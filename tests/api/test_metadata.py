@@ -11,37 +11,43 @@ from tests.flows import ok
 
 BIGCOMMERCE_CREDENTIAL = {
     "connector": "bigcommerce",
-    "icon": "/static/icons/bigcommerce.svg",
     "isOauth": False,
     "properties": [
         {
             "name": "storeHash",
             "displayName": "Store hash",
             "description": "the part after /stores/ in your API path",
+            "secret": False,
         },
         {
             "name": "accessToken",
             "displayName": "Access token",
             "description": "an API account's token",
+            "secret": True,
         },
     ],
 }
 
 
-def test_apps_lists_every_app_with_its_triggers_and_actions(api: httpx2.Client) -> None:
+def test_apps_lists_every_app_with_its_triggers_and_actions(
+    server: Server, api: httpx2.Client
+) -> None:
     data = ok(api.get("/metadata/apps"))["data"]
     assert [a["app"] for a in data] == list(APPS)
     (bigcommerce,) = [a for a in data if a["app"] == "bigcommerce"]
     assert bigcommerce == {
         "app": "bigcommerce",
         "name": "BigCommerce",
-        "icon": "/static/icons/bigcommerce.svg",
+        "icon": f"{server.url}/static/icons/bigcommerce.svg",
         "triggers": [{"key": "order_created", "name": "Order Created"}],
         "actions": [{"key": "update_order_status", "name": "Update an order status"}],
     }
 
 
-def test_credentials_describe_fields_and_never_carry_a_value(api: httpx2.Client) -> None:
+def test_credentials_describe_fields_and_never_carry_a_value(
+    server: Server, api: httpx2.Client
+) -> None:
+    expected = {**BIGCOMMERCE_CREDENTIAL, "icon": f"{server.url}/static/icons/bigcommerce.svg"}
     user_id = ok(api.post("/users", json={"username": "gregg"}))["userId"]
     saved = {"type": "bigcommerce", "data": {"storeHash": STORE_HASH, "accessToken": STORE_TOKEN}}
     ok(api.post("/headless/credentials", json={"userId": user_id, "credential": saved}))
@@ -49,12 +55,12 @@ def test_credentials_describe_fields_and_never_carry_a_value(api: httpx2.Client)
     every = api.get("/metadata/credentials")
     data = ok(every)["data"]
     assert [c["connector"] for c in data] == list(APPS)
-    assert BIGCOMMERCE_CREDENTIAL in data
+    assert expected in data
     for connector in data:
         for prop in connector["properties"]:
-            assert set(prop) == {"name", "displayName", "description"}
+            assert set(prop) == {"name", "displayName", "description", "secret"}
     one = api.get("/metadata/credentials/bigcommerce")
-    assert ok(one) == {"data": [BIGCOMMERCE_CREDENTIAL]}
+    assert ok(one) == {"data": [expected]}
     for resp in (every, one):
         assert STORE_TOKEN not in resp.text
         assert STORE_HASH not in resp.text
