@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from typing import Annotated, Any
 
 import jsonschema
@@ -21,8 +23,14 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_lengt
 MAX_PAGE = 1_000_000  # keeps the offset inside a 64-bit integer for every store
 
 
+@functools.lru_cache(maxsize=256)
+def _validator(sample: str) -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(sample_to_schema(json.loads(sample)))
+
+
 def check_payload(body: dict[str, Any], data: dict[str, Any]) -> None:
-    validator = jsonschema.Draft202012Validator(sample_to_schema(body))
+    """422 naming the first field of ``data`` that does not fit the event's sample ``body``."""
+    validator = _validator(json.dumps(body))
     problems = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if not problems:
         return
