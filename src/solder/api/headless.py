@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from solder.api.auth import AnyCaller, ServicesDep
 from solder.api.schemas import CompleteInstallation, NewCredential, StartInstallation
 from solder.engine import lifecycle
-from solder.engine.definitions import FieldSpec, WorkflowDef
+from solder.engine.definitions import FieldSpec, WorkflowDef, released
 from solder.errors import BadInput, Conflict, SolderError
 from solder.runtime.services import Services
 from solder.store import catalog, installs, users
@@ -78,7 +78,7 @@ def start(body: StartInstallation, who: AnyCaller, services: ServicesDep) -> dic
             if latest is None:
                 continue  # never released: not installable
             chosen.append(wf.id)
-            definition = WorkflowDef.model_validate(latest.definition)
+            definition = released(latest.id, latest.definition)
             for block in definition.all_blocks():
                 if block.fields:
                     data.append(
@@ -149,7 +149,7 @@ def complete(body: CompleteInstallation, who: AnyCaller, services: ServicesDep) 
         plans = []
         for wf_id in inst.workflow_ids:
             latest = catalog.latest_version(conn, wf_id)
-            definition = WorkflowDef.model_validate(latest.definition)
+            definition = released(latest.id, latest.definition)
             for app in definition.apps():
                 if app not in cred_apps:
                     raise BadInput(f"credentialIds: no {app} credential given", "credentialIds")

@@ -10,7 +10,7 @@ import jsonschema
 from fastapi import APIRouter, Header, Query
 from sqlalchemy import Connection
 
-from solder.api.auth import AnyCaller, ServerCaller, ServicesDep, UserQuery, scoped_user
+from solder.api.auth import AnyCaller, Caller, ServerCaller, ServicesDep, UserQuery, scoped_user
 from solder.api.executions import execution_view
 from solder.api.schemas import RunEvent, RunWorkflow
 from solder.engine.definitions import sample_to_schema
@@ -126,6 +126,32 @@ def run_workflow(
     return {"message": "success"}
 
 
+def _page(
+    conn: Connection,
+    who: Caller,
+    workflow_ref: str,
+    user_ref: str | None,
+    page: int,
+    limit: int,
+    newest_first: bool,
+    errors_only: bool,
+) -> tuple[Any, list[Any]]:
+    """The workflow and one page of its runs, for the user the call is about (if any)."""
+    uid = scoped_user(conn, who, user_ref)
+    wf = catalog.get_workflow(conn, who.env, workflow_ref)
+    rows = runs.runs_of(
+        conn,
+        who.env,
+        wf.id,
+        uid,
+        offset=(page - 1) * limit,
+        limit=limit,
+        newest_first=newest_first,
+        errors_only=errors_only,
+    )
+    return wf, rows
+
+
 @router.get("/workflows/{workflow_id}/logs")
 def workflow_logs(
     workflow_id: str,
@@ -138,18 +164,7 @@ def workflow_logs(
     error: bool = Query(False),
 ) -> dict[str, Any]:
     with services.reader.connect() as conn:
-        uid = scoped_user(conn, who, user_id)
-        wf = catalog.get_workflow(conn, who.env, workflow_id)
-        rows = runs.runs_of(
-            conn,
-            who.env,
-            wf.id,
-            uid,
-            offset=(page - 1) * limit,
-            limit=limit,
-            newest_first=order == "desc",
-            errors_only=error,
-        )
+        _, rows = _page(conn, who, workflow_id, user_id, page, limit, order == "desc", error)
         results = runs.results_of(conn, [r.id for r in rows])
         events = runs.events_of(conn, [r.event_id for r in rows])
         data = [execution_view(r, results[r.id], events[r.event_id]) for r in rows]
@@ -166,18 +181,7 @@ def workflow_errors(
     limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
     with services.reader.connect() as conn:
-        uid = scoped_user(conn, who, user_id)
-        wf = catalog.get_workflow(conn, who.env, workflow_id)
-        rows = runs.runs_of(
-            conn,
-            who.env,
-            wf.id,
-            uid,
-            offset=(page - 1) * limit,
-            limit=limit,
-            newest_first=True,
-            errors_only=True,
-        )
+        wf, rows = _page(conn, who, workflow_id, user_id, page, limit, True, True)
     return {
         "data": [
             {

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from solder.apps.base import App
-from solder.engine.definitions import WorkflowDef
+from solder.engine.definitions import WorkflowDef, released
 from solder.store import catalog, installs
 from solder.store.types import iso
 
@@ -28,10 +28,7 @@ def icon_url(icon: str, base_url: str) -> str:
     return f"{base_url}{icon}" if icon.startswith("/") else icon
 
 
-def blocks_view(
-    definition: dict[str, Any], apps: dict[str, App], base_url: str
-) -> list[dict[str, Any]]:
-    wf = WorkflowDef.model_validate(definition)
+def blocks_view(wf: WorkflowDef, apps: dict[str, App], base_url: str) -> list[dict[str, Any]]:
     out = []
     for block in wf.all_blocks():
         app = apps.get(getattr(block, "app", "") or "")
@@ -53,6 +50,9 @@ def workflow_view(
 ) -> dict[str, Any]:
     latest = catalog.latest_version(conn, wf.id)
     install = installs.find_install(conn, user_id, wf.id) if user_id else None
+    shown = (
+        released(latest.id, latest.definition) if latest else WorkflowDef.model_validate(wf.draft)
+    )
     view: dict[str, Any] = {
         "workflowId": wf.id,
         "integrationId": wf.integration_id,
@@ -62,7 +62,7 @@ def workflow_view(
         "installed": install is not None,
         "active": bool(install is not None and install.active),
         "version": None if latest is None else latest.number,
-        "blocks": blocks_view(latest.definition if latest else wf.draft, apps, base_url),
+        "blocks": blocks_view(shown, apps, base_url),
     }
     if install is not None:
         view["installedVersion"] = catalog.version(conn, install.version_id).number

@@ -10,7 +10,7 @@ from solder.api.auth import AnyCaller, Caller, ServerCaller, ServicesDep, UserQu
 from solder.api.schemas import WorkflowRef
 from solder.api.views import integration_view, workflow_view
 from solder.engine import lifecycle
-from solder.engine.definitions import WorkflowDef
+from solder.engine.definitions import released
 from solder.errors import BadInput, Conflict
 from solder.runtime.services import Services
 from solder.store import catalog, installs, users
@@ -150,8 +150,8 @@ def deactivate(body: WorkflowRef, who: AnyCaller, services: ServicesDep) -> dict
     return {"activated": False}
 
 
-def _field_names(definition: dict[str, Any]) -> dict[tuple[str, str], Any]:
-    wf = WorkflowDef.model_validate(definition)
+def _field_names(version: Any) -> dict[tuple[str, str], Any]:
+    wf = released(version.id, version.definition)
     return {(block_id, f.name): f for block_id, specs in wf.user_fields().items() for f in specs}
 
 
@@ -170,7 +170,7 @@ def upgrade(
         latest = catalog.latest_version(conn, wf.id)
     if latest.id == current.id:
         return {"message": "already on the newest version", "version": latest.number}
-    old, new = _field_names(current.definition), _field_names(latest.definition)
+    old, new = _field_names(current), _field_names(latest)
     answered = install.config or {}
     for (block_id, name), spec in new.items():
         if (block_id, name) in old:
@@ -193,7 +193,7 @@ def upgrade(
         answered.setdefault(block_id, {})[name] = spec.default
     was_active = bool(install.active)
     lifecycle.deactivate(services, install.id)
-    trigger_key = WorkflowDef.model_validate(latest.definition).trigger_key()
+    trigger_key = released(latest.id, latest.definition).trigger_key()
     with services.engine.begin() as conn:
         installs.set_install(
             conn, install.id, version_id=latest.id, config=answered, trigger_key=trigger_key

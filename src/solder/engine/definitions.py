@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 import uuid
 from typing import Annotated, Any, Literal
 
@@ -202,3 +203,24 @@ def sample_to_schema(sample: Any) -> dict[str, Any]:
     if isinstance(sample, int | float):
         return {"type": "number"}
     return {}
+
+
+_RELEASED: dict[str, WorkflowDef] = {}
+_RELEASED_LOCK = threading.Lock()
+
+
+def released(version_id: str, definition: dict[str, Any]) -> WorkflowDef:
+    """The checked definition of the released version ``version_id``.
+
+    Released versions never change, so each is checked once per process and shared; callers
+    must not modify the result.
+    """
+    with _RELEASED_LOCK:
+        found = _RELEASED.get(version_id)
+    if found is None:
+        found = WorkflowDef.model_validate(definition)
+        with _RELEASED_LOCK:
+            if len(_RELEASED) >= 1024:
+                _RELEASED.clear()
+            _RELEASED[version_id] = found
+    return found

@@ -12,7 +12,7 @@ import secrets
 from typing import Any
 
 from solder.apps.base import Subscription
-from solder.engine.definitions import AppEventTrigger, WorkflowDef
+from solder.engine.definitions import AppEventTrigger, WorkflowDef, released
 from solder.errors import BadInput, ReconnectNeeded
 from solder.runtime.services import Services
 from solder.store import catalog, installs
@@ -30,7 +30,7 @@ def credential_for(services: Services, install: Any, app: str) -> dict[str, Any]
 def definition(services: Services, version_id: str) -> WorkflowDef:
     with services.reader.connect() as conn:
         row = catalog.version(conn, version_id)
-    return WorkflowDef.model_validate(row.definition)
+    return released(row.id, row.definition)
 
 
 def secret_hash(secret: str) -> str:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from sqlalchemy import Connection
 
 from solder.engine import mapping
 from solder.engine.blocks import BlockCall, has_side_effects, run_block
-from solder.engine.definitions import AnyBlock, WorkflowDef
+from solder.engine.definitions import AnyBlock, released
 from solder.engine.lifecycle import credential_for
 from solder.errors import RetryableError, SolderError, StepError
 from solder.runtime.services import Services
@@ -69,23 +68,6 @@ class InstalledCopy:
     config: dict[str, Any]
 
 
-_DEFINITIONS: dict[str, WorkflowDef] = {}
-_DEFINITIONS_LOCK = threading.Lock()
-
-
-def definition(version_id: str, raw: dict[str, Any]) -> WorkflowDef:
-    """Released versions never change, so each is checked once per process."""
-    with _DEFINITIONS_LOCK:
-        found = _DEFINITIONS.get(version_id)
-    if found is None:
-        found = WorkflowDef.model_validate(raw)
-        with _DEFINITIONS_LOCK:
-            if len(_DEFINITIONS) >= 1024:
-                _DEFINITIONS.clear()
-            _DEFINITIONS[version_id] = found
-    return found
-
-
 class RunExecution:
     def __init__(
         self, services: Services, run_id: str, fence: int, claimed_at: float | None = None
@@ -105,7 +87,7 @@ class RunExecution:
             # a first claim (fence 1) cannot have results yet: skip the query
             stored = runs.results_of(conn, [self.run_id])[self.run_id] if self.fence > 1 else []
         done = {r.block_id: r for r in stored}
-        wf = definition(run.version_id, run.definition)
+        wf = released(run.version_id, run.definition)
         if run.install_id is None:
             error = {"message": "the workflow was uninstalled before the run", "block": None}
             self._commit(partial(runs.finish, run_id=self.run_id, fence=self.fence,
