@@ -104,6 +104,7 @@ def main() -> int:
         **os.environ,
         "SOLDER_DATABASE_URL": args.database_url or f"sqlite:///{work / 'bench.sqlite'}",
         "SOLDER_SECRET_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "SOLDER_EGRESS__ALLOW_NETWORKS": '["127.0.0.1/32"]',  # loopback receivers
     }
     server = subprocess.Popen(
         [sys.executable, "-m", "solder", "serve", "--port", str(port)],

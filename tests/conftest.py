@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from solder.api.app import create_app
-from solder.config import EngineSettings, Settings
+from solder.config import EgressSettings, EngineSettings, Settings
 from solder.runtime import services as services_mod
 from solder.runtime.services import Services
 from solder.sandbox import bigcommerce, receiver
@@ -89,6 +89,7 @@ def settings(database_url: str, secret_key: str, sandbox_store: tuple[str, objec
         database_url=database_url,
         secret_key=secret_key,
         app_base_urls={"bigcommerce": sandbox_store[0]},
+        egress=EgressSettings(allow_networks=["127.0.0.1/32"]),
         engine=EngineSettings(
             workers=2, poll_interval=0.05, backoff_base=0.05, backoff_max=1.0, http_timeout=5
         ),

@@ -20,6 +20,31 @@ class EngineSettings(BaseModel):
     backoff_base: float = Field(default=1.0, gt=0, description="first retry delay, seconds")
     backoff_max: float = Field(default=300.0, gt=0, description="longest retry delay, seconds")
     http_timeout: float = Field(default=30.0, gt=0, description="outbound request timeout")
+    code_timeout_ms: int = Field(default=1000, ge=1, description="time limit of a code block")
+    code_memory_mb: int = Field(default=32, ge=1, description="memory limit of a code block")
+    iterate_max: int = Field(default=1000, ge=1, description="most items an iterate block runs")
+    background: bool = Field(
+        default=True,
+        description="fire schedules, run polls and deliver the error stream in this process "
+        "(safe in any number of processes at once)",
+    )
+
+
+class EgressSettings(BaseModel):
+    """Where blocks may send requests whose URL an end user or a mapping supplies.
+
+    Loopback, private, link-local, carrier-grade NAT and cloud metadata addresses are refused
+    unless a host name or a network listed here allows them.
+    """
+
+    allow_hosts: list[str] = Field(
+        default_factory=list,
+        description='host names allowed whatever they resolve to: "receiver.internal", '
+        'or "*.corp.example" for any subdomain',
+    )
+    allow_networks: list[str] = Field(
+        default_factory=list, description='address ranges allowed, e.g. ["127.0.0.1/32"]'
+    )
 
 
 class Settings(BaseSettings):
@@ -43,6 +68,13 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='per-app API base URL overrides, e.g. {"bigcommerce": "http://127.0.0.1:9001"}',
     )
+    sql_connections: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="databases SQL blocks may write to, by name: "
+        '{"warehouse": "postgresql://user:password@host/db"}; blocks name them in '
+        "inputs.connection, so passwords stay out of workflow definitions",
+    )
     log_retention_days: int = Field(default=60, ge=1)
     log_json: bool = False
     engine: EngineSettings = Field(default_factory=EngineSettings)
+    egress: EgressSettings = Field(default_factory=EgressSettings)

@@ -128,6 +128,7 @@ def scenario(procs: Processes, workdir: Path, examples: Path, database_url: str 
         "SOLDER_KEY_FILE": str(workdir / "solder.key"),
         "SOLDER_APP_BASE_URLS": json.dumps({"bigcommerce": store_url}),
         "SOLDER_ENGINE__BACKOFF_BASE": "0.2",
+        "SOLDER_EGRESS__ALLOW_NETWORKS": '["127.0.0.1/32"]',  # loopback receivers
     }
 
     with step(1, "start Solder, the BigCommerce sandbox and AcmeCo's receiver") as d:

@@ -14,7 +14,7 @@ import httpx2
 import pytest
 
 from solder.client import push
-from solder.config import EngineSettings, Settings
+from solder.config import EgressSettings, EngineSettings, Settings
 from solder.store import runs
 from tests.conftest import Server
 from tests.eventflow import Installed, StreamBlock, fire, install_flow, write_flow
@@ -40,7 +40,12 @@ def settings(database_url: str, secret_key: str) -> Settings:
     engine = EngineSettings(
         workers=2, poll_interval=0.05, backoff_base=30, backoff_max=30, http_timeout=5
     )
-    return Settings(database_url=database_url, secret_key=secret_key, engine=engine)
+    return Settings(
+        database_url=database_url,
+        secret_key=secret_key,
+        engine=engine,
+        egress=EgressSettings(allow_networks=["127.0.0.1/32"]),
+    )
 
 
 @pytest.fixture

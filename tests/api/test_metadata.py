@@ -39,7 +39,14 @@ def test_apps_lists_every_app_with_its_triggers_and_actions(
         "app": "bigcommerce",
         "name": "BigCommerce",
         "icon": f"{server.url}/static/icons/bigcommerce.svg",
-        "triggers": [{"key": "order_created", "name": "Order Created"}],
+        "triggers": [
+            {"key": "order_created", "name": "Order Created", "delivery": "webhook"},
+            {
+                "key": "order_placed_polling",
+                "name": "Order placed (polling)",
+                "delivery": "polling",
+            },
+        ],
         "actions": [{"key": "update_order_status", "name": "Update an order status"}],
     }
 

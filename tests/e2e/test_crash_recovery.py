@@ -95,6 +95,7 @@ class Solder:
             "SOLDER_DATABASE_URL": database_url,
             "SOLDER_SECRET_KEY": SECRET_KEY,
             "SOLDER_ENGINE__WORKERS": "4",
+            "SOLDER_EGRESS__ALLOW_NETWORKS": '["127.0.0.1/32"]',  # loopback receivers
             "SOLDER_ENGINE__LEASE_SECONDS": "3",
             "SOLDER_ENGINE__BACKOFF_BASE": "0.1",
             "SOLDER_ENGINE__POLL_INTERVAL": "0.05",

@@ -14,7 +14,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from solder.config import EngineSettings, Settings
+from solder.config import EgressSettings, EngineSettings, Settings
 from solder.runtime.services import Services
 from solder.sandbox import receiver
 from solder.security import signing
@@ -32,6 +32,7 @@ def settings(database_url: str, secret_key: str) -> Settings:
     return Settings(
         database_url=database_url,
         secret_key=secret_key,
+        egress=EgressSettings(allow_networks=["127.0.0.1/32"]),
         engine=EngineSettings(
             workers=2,
             poll_interval=0.05,

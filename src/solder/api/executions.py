@@ -35,7 +35,8 @@ def execution_view(run: Any, results: list[Any], event: Any) -> dict[str, Any]:
         "error": run.error,
         "results": [
             {
-                "blockId": r.block_id,
+                "blockId": r.block_id.split("#", 1)[0],
+                **({"item": r.block_id.split("#", 1)[1]} if "#" in r.block_id else {}),
                 "blockName": r.block_name,
                 "blockType": r.block_type,
                 "status": r.status,

@@ -179,7 +179,7 @@ def complete(body: CompleteInstallation, who: AnyCaller, services: ServicesDep) 
         installs.complete_installation(conn, inst.id, form)
     try:
         for install_id in install_ids:
-            lifecycle.activate(services, install_id)
+            lifecycle.activate(services, install_id, reason="installed")
     except Exception:
         _undo(services, inst.id, install_ids, [p[-1] for p in plans])
         raise

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from solder.api.auth import services_of
+from solder.apps.base import WebhookTrigger
 from solder.engine.lifecycle import secret_hash
 from solder.errors import MalformedBody, NotFound, Unauthorized
 from solder.runtime.services import Services
@@ -51,6 +52,8 @@ def _store(
             raise NotFound("no such webhook")
         event_key = install.trigger_key.split(":", 2)[2]
         trigger = app.triggers[event_key]
+        if not isinstance(trigger, WebhookTrigger):
+            raise NotFound("no such webhook")
         expected = (install.state or {}).get("secretHash", "")
         given = headers.get(trigger.secret_header.lower(), "")
         if not expected or not hmac.compare_digest(expected, secret_hash(given)):

@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from solder.api.auth import ServerCaller, ServicesDep
 from solder.api.errors import field_path
+from solder.engine import kinds
 from solder.engine.checks import check_integration
 from solder.engine.definitions import EventsFile, IntegrationFile
 from solder.errors import BadInput
-from solder.store import catalog
+from solder.store import catalog, outbox
+from solder.store.types import iso
 
 router = APIRouter(prefix="/manage", tags=["management"])
 
@@ -73,3 +75,62 @@ def draft(workflow_id: str, who: ServerCaller, services: ServicesDep) -> dict[st
     with services.reader.connect() as conn:
         wf = catalog.get_workflow(conn, who.env, workflow_id)
     return {"data": wf.draft}
+
+
+class EnvironmentSettings(BaseModel):
+    """What the ISV sets per environment (``PUT /manage/settings``)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    error_webhook_url: str | None = Field(
+        default=None,
+        alias="errorWebhookUrl",
+        pattern=r"^https?://[^\s]+$",
+        max_length=2048,
+        description="every failed run is POSTed here, signed, as it happens",
+    )
+
+
+@router.get("/settings")
+def get_settings(who: ServerCaller, services: ServicesDep) -> dict[str, Any]:
+    with services.reader.connect() as conn:
+        stored = outbox.settings_of(conn, who.env)
+    shown = EnvironmentSettings.model_validate(stored)
+    return {"data": shown.model_dump(by_alias=True)}
+
+
+@router.put("/settings")
+def put_settings(
+    body: EnvironmentSettings, who: ServerCaller, services: ServicesDep
+) -> dict[str, Any]:
+    with services.engine.begin() as conn:
+        outbox.put_settings(conn, who.env, body.model_dump(by_alias=True, exclude_none=True))
+    return {"data": body.model_dump(by_alias=True)}
+
+
+@router.get("/errors/deliveries")
+def error_deliveries(who: ServerCaller, services: ServicesDep) -> dict[str, Any]:
+    """The latest error-stream notices and how their delivery went."""
+    with services.reader.connect() as conn:
+        rows = outbox.of_environment(conn, who.env)
+    return {
+        "data": [
+            {
+                "id": r.id,
+                "executionId": r.run_id,
+                "status": r.status,
+                "attempts": r.attempts,
+                "lastError": r.last_error,
+                "createdAt": iso(r.created_at),
+                "deliveredAt": iso(r.delivered_at),
+                "nextAttemptAt": iso(r.next_attempt_at) if r.status == "pending" else None,
+            }
+            for r in rows
+        ]
+    }
+
+
+@router.get("/blocks")
+def block_catalog(who: ServerCaller) -> dict[str, Any]:
+    """Every block type with its input and output schema (what the builder draws from)."""
+    return {"data": kinds.catalog()}

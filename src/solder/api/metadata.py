@@ -12,7 +12,7 @@ from fastapi import APIRouter
 
 from solder.api.auth import AnyCaller, ServicesDep
 from solder.api.views import icon_url
-from solder.apps.base import App
+from solder.apps.base import App, PollingTrigger
 from solder.errors import NotFound
 
 router = APIRouter(tags=["metadata"])
@@ -23,7 +23,14 @@ def app_view(app: App, base_url: str) -> dict[str, Any]:
         "app": app.key,
         "name": app.name,
         "icon": icon_url(app.icon, base_url),
-        "triggers": [{"key": t.key, "name": t.name} for t in app.triggers.values()],
+        "triggers": [
+            {
+                "key": t.key,
+                "name": t.name,
+                "delivery": "polling" if isinstance(t, PollingTrigger) else "webhook",
+            }
+            for t in app.triggers.values()
+        ],
         "actions": [{"key": a.key, "name": a.name} for a in app.actions.values()],
     }
 

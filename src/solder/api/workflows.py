@@ -199,7 +199,7 @@ def upgrade(
             conn, install.id, version_id=latest.id, config=answered, trigger_key=trigger_key
         )
     if was_active:
-        lifecycle.activate(services, install.id)
+        lifecycle.activate(services, install.id, reason="upgraded")
     return {"message": "upgraded", "version": latest.number}
 
 

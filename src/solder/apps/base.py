@@ -64,6 +64,23 @@ class WebhookTrigger:
 
 
 @dataclass(frozen=True)
+class PollingTrigger:
+    """An app event found by asking the app for what is new since a stored cursor.
+
+    ``poll(ctx, cursor)`` returns the new records, oldest first, and the cursor to keep; a
+    ``None`` cursor is the first poll, which should only find where "now" is and return no
+    records (installing does not replay the account's history). ``record_id`` names each
+    record so one seen twice (a cursor that overlaps) runs the workflow once.
+    """
+
+    key: str
+    name: str
+    interval: float
+    poll: Callable[[AppContext, Any], tuple[list[dict[str, Any]], Any]]
+    record_id: Callable[[Mapping[str, Any]], str]
+
+
+@dataclass(frozen=True)
 class App:
     key: str
     name: str
@@ -71,4 +88,8 @@ class App:
     base_url: str
     credential_fields: tuple[CredentialField, ...]
     actions: Mapping[str, Action] = field(default_factory=dict)
-    triggers: Mapping[str, WebhookTrigger] = field(default_factory=dict)
+    triggers: Mapping[str, WebhookTrigger | PollingTrigger] = field(default_factory=dict)
+    api_root: Callable[[AppContext], str] | None = None
+    """The URL under which the user's account lives (HTTP blocks using its credential)."""
+    auth_headers: Callable[[AppContext], dict[str, str]] | None = None
+    """The headers that carry the user's credential."""

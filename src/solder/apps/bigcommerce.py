@@ -17,6 +17,7 @@ from solder.apps.base import (
     App,
     AppContext,
     CredentialField,
+    PollingTrigger,
     Subscription,
     WebhookTrigger,
 )
@@ -137,6 +138,33 @@ update_order_status = Action(
     idempotent=True,
 )
 
+
+def _poll_new_orders(ctx: AppContext, cursor: Any) -> tuple[list[dict[str, Any]], Any]:
+    """Orders with an id above the last one seen (ids only grow), oldest first."""
+    what = "bigcommerce list orders"
+    if cursor is None:
+        resp = send(ctx.client, "GET", _store_url(ctx, "/v2/orders"), what,
+                    params={"sort": "id:desc", "limit": 1}, headers=_headers(ctx))  # fmt: skip
+        newest = json_body(resp, what) if resp.status_code != 204 else []
+        return [], {"lastId": int(newest[0]["id"]) if newest else 0}
+    last = int(cursor.get("lastId", 0))
+    resp = send(ctx.client, "GET", _store_url(ctx, "/v2/orders"), what,
+                params={"min_id": last + 1, "sort": "id:asc", "limit": 250},
+                headers=_headers(ctx))  # fmt: skip
+    found = json_body(resp, what) if resp.status_code != 204 else []
+    if not found:
+        return [], cursor
+    return list(found), {"lastId": max(int(o["id"]) for o in found)}
+
+
+new_order_polled = PollingTrigger(
+    key="order_placed_polling",
+    name="Order placed (polling)",
+    interval=60.0,
+    poll=_poll_new_orders,
+    record_id=lambda order: str(order["id"]),
+)
+
 app = App(
     key="bigcommerce",
     name="BigCommerce",
@@ -147,5 +175,7 @@ app = App(
         CredentialField("accessToken", "Access token", "an API account's token", secret=True),
     ),
     actions={update_order_status.key: update_order_status},
-    triggers={order_created.key: order_created},
+    triggers={order_created.key: order_created, new_order_polled.key: new_order_polled},
+    api_root=lambda ctx: _store_url(ctx, ""),
+    auth_headers=_headers,
 )

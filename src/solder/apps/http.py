@@ -2,7 +2,7 @@
 
 * network errors, timeouts, 5xx and 429 -> ``RetryableError`` (429's ``Retry-After`` is kept)
 * 401 and 403 -> ``ReconnectNeeded`` (the user's credential was refused)
-* any other 4xx -> ``FatalError`` carrying the provider's message
+* any other 4xx, and a URL that cannot be parsed -> ``FatalError`` carrying the reason
 """
 
 from __future__ import annotations
@@ -56,6 +56,8 @@ def check(response: httpx2.Response, what: str) -> httpx2.Response:
 def send(client: httpx2.Client, method: str, url: str, what: str, **kwargs: Any) -> httpx2.Response:
     try:
         response = client.request(method, url, **kwargs)
+    except httpx2.InvalidURL as exc:
+        raise FatalError(f"{what}: {url} is not a valid URL: {exc}", field="url") from exc
     except httpx2.TransportError as exc:
         raise RetryableError(f"{what}: {type(exc).__name__}: {exc}") from exc
     return check(response, what)

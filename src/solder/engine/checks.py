@@ -7,15 +7,24 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
 from solder.apps.base import App
-from solder.engine import mapping
+from solder.engine import code, formatters, mapping, schedule
 from solder.engine.definitions import (
+    AnyBlock,
     AppActionBlock,
     AppEventTrigger,
+    BranchBlock,
+    CodeBlock,
+    FormatterBlock,
     IntegrationFile,
-    StreamDataBlock,
+    ScheduleTrigger,
     WorkflowDef,
 )
+from solder.engine.kinds import KINDS
+from solder.errors import BadInput
 
 
 def check_integration(file: IntegrationFile, apps: Mapping[str, App]) -> list[str]:
@@ -29,27 +38,87 @@ def check_integration(file: IntegrationFile, apps: Mapping[str, App]) -> list[st
 
 def check_workflow(wf: WorkflowDef, apps: Mapping[str, App], where: str) -> list[str]:
     problems: list[str] = []
-    for j, block in enumerate(wf.all_blocks()):
-        at = f"{where}.trigger" if j == 0 else f"{where}.blocks[{j - 1}]"
+    for path, block in wf.walk():
+        at = f"{where}.{path}"
         problems += mapping.validate(block.inputs, f"{at}.inputs")
+        problems += _check_inputs(block, at)
         field_names = {f.name for f in block.fields}
         if isinstance(block, AppEventTrigger | AppActionBlock):
-            app = apps.get(block.app)
-            if app is None:
-                problems.append(f"{at}.app: unknown app {block.app!r}")
-                continue
-            if isinstance(block, AppEventTrigger) and block.event not in app.triggers:
-                problems.append(f"{at}.event: {app.name} has no event {block.event!r}")
-            if isinstance(block, AppActionBlock):
-                action = app.actions.get(block.action)
-                if action is None:
-                    problems.append(f"{at}.action: {app.name} has no action {block.action!r}")
-                    continue
-                for name, info in action.input_model.model_fields.items():
-                    names = {name, info.alias} - {None}
-                    given = names & (set(block.inputs) | field_names)
-                    if info.is_required() and not given:
-                        problems.append(f"{at}.inputs.{info.alias or name}: required")
-        if isinstance(block, StreamDataBlock) and not ({"url"} & (set(block.inputs) | field_names)):
-            problems.append(f"{at}.inputs.url: required (as an input or a user field)")
+            problems += _check_app(block, apps, at, field_names)
+        elif isinstance(block, ScheduleTrigger):
+            problems += _check_schedule(block, at)
+        elif isinstance(block, FormatterBlock):
+            try:
+                formatters.check_operation(block.operation)
+            except BadInput as exc:
+                problems.append(f"{at}.operation: {exc.message}")
+        elif isinstance(block, CodeBlock):
+            try:
+                code.check_source(block.code)
+            except BadInput as exc:
+                problems.append(f"{at}.code: {exc.message.removeprefix('code: ')}")
+        elif isinstance(block, BranchBlock):
+            for i, branch in enumerate(block.paths):
+                problems += mapping.validate(branch.condition, f"{at}.paths[{i}].condition")
+    return problems
+
+
+def _check_inputs(block: AnyBlock, at: str) -> list[str]:
+    """Required inputs are given (as inputs or user fields); literal ones have the right shape."""
+    kind = KINDS.get(block.type)
+    if kind is None or not kind.input.get("properties"):
+        return []
+    problems = []
+    given = set(block.inputs) | {f.name for f in block.fields}
+    for name in kind.input.get("required", []):
+        if name not in given:
+            problems.append(f"{at}.inputs.{name}: required (as an input or a user field)")
+    for name, value in block.inputs.items():
+        schema = kind.input["properties"].get(name)
+        if schema is None or _has_mapping(value):
+            continue
+        error = best_match(Draft202012Validator(schema).iter_errors(value))
+        if error is not None:
+            problems.append(f"{at}.inputs.{name}: {error.message}")
+    return problems
+
+
+def _has_mapping(value: object) -> bool:
+    if isinstance(value, str):
+        return "{{" in value
+    if isinstance(value, dict):
+        return any(_has_mapping(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_mapping(v) for v in value)
+    return False
+
+
+def _check_app(
+    block: AppEventTrigger | AppActionBlock, apps: Mapping[str, App], at: str, fields: set[str]
+) -> list[str]:
+    app = apps.get(block.app)
+    if app is None:
+        return [f"{at}.app: unknown app {block.app!r}"]
+    if isinstance(block, AppEventTrigger):
+        if block.event not in app.triggers:
+            return [f"{at}.event: {app.name} has no event {block.event!r}"]
+        return []
+    action = app.actions.get(block.action)
+    if action is None:
+        return [f"{at}.action: {app.name} has no action {block.action!r}"]
+    problems = []
+    for name, info in action.input_model.model_fields.items():
+        names = {name, info.alias} - {None}
+        given = names & (set(block.inputs) | fields)
+        if info.is_required() and not given:
+            problems.append(f"{at}.inputs.{info.alias or name}: required")
+    return problems
+
+
+def _check_schedule(block: ScheduleTrigger, at: str) -> list[str]:
+    problems = []
+    try:
+        schedule.parse(block.cron, block.timezone)
+    except BadInput as exc:
+        problems.append(f"{at}.{exc.field}: {exc.message}")
     return problems

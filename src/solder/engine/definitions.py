@@ -13,12 +13,19 @@ import json
 import re
 import threading
 import uuid
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 KEY_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,127}$"
 BLOCK_NAMESPACE = uuid.UUID("5f1d3c2a-8b0e-4f55-9a43-5b0d3e7c9a11")
+
+
+def no_repeats(names: list[str], what: str) -> None:
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"{what} repeat: {', '.join(dupes)}")
 
 
 class Strict(BaseModel):
@@ -46,10 +53,7 @@ class BlockBase(Strict):
 
     @model_validator(mode="after")
     def _unique_fields(self) -> BlockBase:
-        names = [f.name for f in self.fields]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"field names repeat: {', '.join(dupes)}")
+        no_repeats([f.name for f in self.fields], "field names")
         return self
 
 
@@ -59,18 +63,40 @@ class CustomEventTrigger(BlockBase):
 
 
 class AppEventTrigger(BlockBase):
+    """An app event, delivered by the app's webhooks or found by polling the app."""
+
     type: Literal["appEvent"]
     app: str
     event: str
 
 
 class WebhookTrigger(BlockBase):
+    """An incoming webhook: ``run/workflow`` or the installation's own URL."""
+
     type: Literal["webhook"]
 
 
+class ScheduleTrigger(BlockBase):
+    """Runs on a cron schedule, per installation, in the schedule's time zone."""
+
+    type: Literal["schedule"]
+    cron: str = Field(min_length=1, max_length=255, description="five-field cron expression")
+    timezone: str = Field(default="UTC", alias="timeZone")
+
+
+class InstallationTrigger(BlockBase):
+    """Runs once when the workflow is installed, and again when the installation is upgraded."""
+
+    type: Literal["installation"]
+
+
 Trigger = Annotated[
-    CustomEventTrigger | AppEventTrigger | WebhookTrigger, Field(discriminator="type")
+    CustomEventTrigger | AppEventTrigger | WebhookTrigger | ScheduleTrigger | InstallationTrigger,
+    Field(discriminator="type"),
 ]
+TriggerBlock = (
+    CustomEventTrigger | AppEventTrigger | WebhookTrigger | ScheduleTrigger | InstallationTrigger
+)
 
 
 class StreamDataBlock(BlockBase):
@@ -83,8 +109,130 @@ class AppActionBlock(BlockBase):
     action: str
 
 
-Block = Annotated[StreamDataBlock | AppActionBlock, Field(discriminator="type")]
-AnyBlock = CustomEventTrigger | AppEventTrigger | WebhookTrigger | StreamDataBlock | AppActionBlock
+class HttpBlock(BlockBase):
+    """An HTTP request to any URL: method, headers, query, body and auth are inputs."""
+
+    type: Literal["http"]
+
+
+class SqlBlock(BlockBase):
+    """Insert or upsert rows into a MySQL/MariaDB or PostgreSQL table."""
+
+    type: Literal["sql"]
+
+
+class CodeBlock(BlockBase):
+    """A JavaScript ``main(input)`` run in a sandbox; ``inputs`` is what it receives."""
+
+    type: Literal["code"]
+    code: str = Field(min_length=1, max_length=100_000)
+
+
+class FormatterBlock(BlockBase):
+    type: Literal["formatter"]
+    operation: str
+
+
+class DelayBlock(BlockBase):
+    """Waits ``inputs.seconds`` or until ``inputs.until`` without holding a worker."""
+
+    type: Literal["delay"]
+
+
+class StopBlock(BlockBase):
+    """Ends the run here, as succeeded or failed (``inputs.status``, ``inputs.message``)."""
+
+    type: Literal["stop"]
+
+
+class IfBlock(BlockBase):
+    """Runs ``then`` when ``inputs.condition`` is true, else ``else``; then goes on."""
+
+    type: Literal["if"]
+    then: list[Block] = Field(default_factory=list)
+    otherwise: list[Block] = Field(default_factory=list, alias="else")
+
+
+class BranchPath(Strict):
+    key: str = Field(pattern=KEY_PATTERN)
+    name: str | None = None
+    condition: Any = Field(description="a value or {{ expression }}; the path runs when true")
+    blocks: list[Block] = Field(default_factory=list)
+
+
+class BranchBlock(BlockBase):
+    """Runs every path whose condition is true, in order; ``default`` when none is."""
+
+    type: Literal["branch"]
+    paths: list[BranchPath] = Field(min_length=1)
+    default: list[Block] | None = None
+
+    @model_validator(mode="after")
+    def _unique_paths(self) -> BranchBlock:
+        no_repeats([p.key for p in self.paths], "path keys")
+        return self
+
+
+class IterateBlock(BlockBase):
+    """Runs ``blocks`` once per element of ``inputs.items`` (``item`` and ``index`` in scope)."""
+
+    type: Literal["iterate"]
+    blocks: list[Block] = Field(min_length=1)
+
+
+Block = Annotated[
+    StreamDataBlock
+    | AppActionBlock
+    | HttpBlock
+    | SqlBlock
+    | CodeBlock
+    | FormatterBlock
+    | DelayBlock
+    | StopBlock
+    | IfBlock
+    | BranchBlock
+    | IterateBlock,
+    Field(discriminator="type"),
+]
+StepBlock = (
+    StreamDataBlock
+    | AppActionBlock
+    | HttpBlock
+    | SqlBlock
+    | CodeBlock
+    | FormatterBlock
+    | DelayBlock
+    | StopBlock
+    | IfBlock
+    | BranchBlock
+    | IterateBlock
+)
+AnyBlock = TriggerBlock | StepBlock
+
+for _model in (IfBlock, BranchPath, BranchBlock, IterateBlock):
+    _model.model_rebuild()
+
+
+def children(block: AnyBlock) -> list[tuple[str, list[StepBlock]]]:
+    """The nested block lists of a block, each with its path below the block."""
+    if isinstance(block, IfBlock):
+        return [("then", block.then), ("else", block.otherwise)]
+    if isinstance(block, BranchBlock):
+        out = [(f"paths[{i}].blocks", p.blocks) for i, p in enumerate(block.paths)]
+        if block.default is not None:
+            out.append(("default", block.default))
+        return out
+    if isinstance(block, IterateBlock):
+        return [("blocks", block.blocks)]
+    return []
+
+
+def walk_steps(blocks: list[StepBlock], path: str) -> Iterator[tuple[str, StepBlock]]:
+    for i, block in enumerate(blocks):
+        at = f"{path}[{i}]"
+        yield at, block
+        for sub, nested in children(block):
+            yield from walk_steps(nested, f"{at}.{sub}")
 
 
 class WorkflowDef(Strict):
@@ -95,23 +243,28 @@ class WorkflowDef(Strict):
 
     @model_validator(mode="after")
     def _unique_block_keys(self) -> WorkflowDef:
-        keys = [self.trigger.key, *(b.key for b in self.blocks)]
-        dupes = sorted({k for k in keys if keys.count(k) > 1})
-        if dupes:
-            raise ValueError(f"block keys repeat: {', '.join(dupes)}")
+        no_repeats([b.key for b in self.all_blocks()], "block keys")
         return self
 
+    def walk(self) -> Iterator[tuple[str, AnyBlock]]:
+        """Every block, nested ones included, in order, with its path in the file."""
+        yield "trigger", self.trigger
+        yield from walk_steps(list(self.blocks), "blocks")
+
     def all_blocks(self) -> list[AnyBlock]:
-        return [self.trigger, *self.blocks]
+        return [block for _, block in self.walk()]
 
     def trigger_key(self) -> str:
-        """How events find this workflow: ``event:<name>``, ``app:<app>:<event>``, ``webhook``."""
+        """How events find this workflow.
+
+        ``event:<name>``, ``app:<app>:<event>``, ``webhook``, ``schedule`` or ``installation``.
+        """
         t = self.trigger
         if isinstance(t, CustomEventTrigger):
             return f"event:{t.event}"
         if isinstance(t, AppEventTrigger):
             return f"app:{t.app}:{t.event}"
-        return "webhook"
+        return t.type
 
     def user_fields(self) -> dict[str, list[FieldSpec]]:
         """Block id -> the fields the end user fills in, for blocks that have any."""
@@ -139,10 +292,7 @@ class IntegrationFile(Strict):
 
     @model_validator(mode="after")
     def _unique_workflow_keys(self) -> IntegrationFile:
-        keys = [w.key for w in self.workflows]
-        dupes = sorted({k for k in keys if keys.count(k) > 1})
-        if dupes:
-            raise ValueError(f"workflow keys repeat: {', '.join(dupes)}")
+        no_repeats([w.key for w in self.workflows], "workflow keys")
         return self
 
     def with_block_ids(self) -> IntegrationFile:

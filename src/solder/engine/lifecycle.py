@@ -1,7 +1,11 @@
-"""Turning a user's copy of a workflow on and off, with the app subscriptions that go with it.
+"""Turning a user's copy of a workflow on and off, with the trigger state that goes with it.
 
-An app-event trigger fed by webhooks is subscribed with the app when the installed workflow
-becomes active, and unsubscribed when it is deactivated, uninstalled or its user deleted.
+* An app-event trigger fed by webhooks is subscribed with the app when the installed workflow
+  becomes active, and unsubscribed when it is deactivated, uninstalled or its user deleted.
+* A schedule is armed at its next tick; a polling trigger is armed to poll now (its cursor
+  is kept from any earlier copy). Deactivating disarms both.
+* An "on installation" workflow gets a run when it is installed, and when it is upgraded.
+
 Outbound calls happen outside database transactions.
 """
 
@@ -11,11 +15,19 @@ import hashlib
 import secrets
 from typing import Any
 
-from solder.apps.base import Subscription
-from solder.engine.definitions import AppEventTrigger, WorkflowDef, released
+from solder.apps.base import PollingTrigger, Subscription, WebhookTrigger
+from solder.engine import schedule
+from solder.engine.definitions import (
+    AppEventTrigger,
+    InstallationTrigger,
+    ScheduleTrigger,
+    WorkflowDef,
+    released,
+)
 from solder.errors import BadInput, ReconnectNeeded
 from solder.runtime.services import Services
-from solder.store import catalog, installs
+from solder.store import catalog, installs, runs, triggers
+from solder.store.types import utcnow
 
 
 def credential_for(services: Services, install: Any, app: str) -> dict[str, Any]:
@@ -44,6 +56,8 @@ def subscribe(services: Services, install: Any, wf: WorkflowDef) -> dict[str, An
         return {}
     app = services.apps[trigger.app]
     hook = app.triggers[trigger.event]
+    if not isinstance(hook, WebhookTrigger):
+        return {}
     ctx = services.app_context(app, credential_for(services, install, app.key))
     secret = secrets.token_urlsafe(32)
     destination = f"{services.public_url}/hooks/{app.key}/{install.id}"
@@ -60,21 +74,58 @@ def unsubscribe(services: Services, install: Any) -> None:
     if not isinstance(trigger, AppEventTrigger):
         return
     app = services.apps[trigger.app]
+    hook = app.triggers[trigger.event]
+    if not isinstance(hook, WebhookTrigger):
+        return
     try:
         credential = credential_for(services, install, app.key)
     except (ReconnectNeeded, BadInput):
         return  # nothing we can reach the app with; the hook dies with the credential
-    app.triggers[trigger.event].unsubscribe(services.app_context(app, credential), state)
+    hook.unsubscribe(services.app_context(app, credential), state)
 
 
-def activate(services: Services, install_id: str) -> None:
+def activate(services: Services, install_id: str, reason: str | None = None) -> None:
+    """Switch an installed copy on; ``reason`` ("installed", "upgraded") fires "on installation"."""
     with services.reader.connect() as conn:
         install = installs.install_by_id(conn, install_id)
     if install.active:
         return
-    state = subscribe(services, install, definition(services, install.version_id))
+    wf = definition(services, install.version_id)
+    state = subscribe(services, install, wf)
     with services.engine.begin() as conn:
         installs.set_install(conn, install_id, active=True, state=state)
+        arm(services, conn, install, wf, reason)
+
+
+def arm(services: Services, conn: Any, install: Any, wf: WorkflowDef, reason: str | None) -> None:
+    """The trigger state of an installed copy that just became active, in its transaction."""
+    trigger = wf.trigger
+    where = {
+        "env": install.environment,
+        "user_id": install.user_id,
+        "workflow_id": install.workflow_id,
+        "workflow_install_id": install.id,
+    }
+    if isinstance(trigger, ScheduleTrigger):
+        tick = schedule.parse(trigger.cron, trigger.timezone).next_after(utcnow())
+        triggers.arm(conn, kind="schedule", next_at=tick, **where)
+    elif isinstance(trigger, AppEventTrigger):
+        hook = services.apps[trigger.app].triggers[trigger.event]
+        if isinstance(hook, PollingTrigger):
+            triggers.arm(conn, kind="poll", next_at=utcnow(), **where)
+    elif isinstance(trigger, InstallationTrigger) and reason is not None:
+        version = catalog.version(conn, install.version_id)
+        runs.add_event(
+            conn,
+            env=install.environment,
+            kind="installation",
+            name=wf.key,
+            payload={"reason": reason, "version": version.number},
+            user_id=install.user_id,
+            install_ids=[(install.id, install.workflow_id, install.user_id, install.version_id)],
+            workflow_install_id=install.id,
+        )
+        services.wakeup.set()
 
 
 def deactivate(services: Services, install_id: str) -> None:
@@ -85,3 +136,4 @@ def deactivate(services: Services, install_id: str) -> None:
     unsubscribe(services, install)
     with services.engine.begin() as conn:
         installs.set_install(conn, install_id, active=False, state={})
+        triggers.disarm(conn, install_id)

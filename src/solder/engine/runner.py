@@ -1,15 +1,25 @@
 """Executes one claimed run, block by block, checkpointing each block's result.
 
-A block that finished in an earlier attempt (or before a crash) is not run again: its stored
-output is reused. A failing block is retried with exponential backoff and jitter when the
-failure may pass (``RetryableError`` or an unexpected exception), up to
-``engine.max_attempts``; a ``StepError`` of any other kind fails the run at once.
+A workflow is a tree: ``if``, ``branch`` and ``iterate`` hold lists of blocks. The runner walks
+it depth first. Each visit of a block is a *step* with its own stored result, keyed by the
+block's id plus, inside ``iterate``, the item's index (``<block id>#<i>``), so one block run
+for 100 items leaves 100 results.
 
-Commits are the cost that matters (each one is an fsync), so a block's attempt is written once,
-when it ends, and the results of blocks without side effects (triggers, reads) ride along with
-the next commit: if the process dies before it, re-running them is harmless. The result of a
-block with side effects is committed before the run moves on, so it never runs twice after it
-finished; the last block's result commits together with the run's end.
+A step that finished in an earlier attempt (or before a crash) is not run again: its stored
+output is reused, and a control block's stored decision (the ``if`` taken, the paths chosen,
+the items of an ``iterate`` from its recorded input) sends the walk down the same way. A
+failing block is retried with exponential backoff and jitter when the failure may pass
+(``RetryableError`` or an unexpected exception), up to ``engine.max_attempts``; a
+``StepError`` of any other kind fails the run at once.
+
+Commits are the cost that matters (each one is an fsync), so a step is written once, when it
+ends, and the results of steps without side effects (triggers, logic, formatters, code) ride
+along with the next commit: if the process dies before it, re-running them is harmless. The
+result of a step with side effects is committed before the run moves on, so it never runs
+twice after it finished; the last step's result commits together with the run's end.
+
+``delay`` and ``stop`` end this attempt: a delay commits its step and puts the run back in the
+queue, due when the delay is over (no worker waits); a stop finishes the run.
 """
 
 from __future__ import annotations
@@ -21,19 +31,27 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection
 
-from solder.engine import mapping
-from solder.engine.blocks import BlockCall, has_side_effects, run_block
-from solder.engine.definitions import AnyBlock, released
+from solder.engine import errorstream, mapping
+from solder.engine.blocks import BlockCall, delay_until, has_side_effects, run_block
+from solder.engine.definitions import (
+    AnyBlock,
+    BranchBlock,
+    DelayBlock,
+    IfBlock,
+    IterateBlock,
+    StepBlock,
+    StopBlock,
+    released,
+)
 from solder.engine.lifecycle import credential_for
-from solder.errors import RetryableError, SolderError, StepError
+from solder.errors import FatalError, RetryableError, SolderError, StepError
 from solder.runtime.services import Services
 from solder.store import runs
-from solder.store.types import utcnow
+from solder.store.types import iso, utcnow
 
 log = logging.getLogger("solder.engine")
 
@@ -57,6 +75,16 @@ def _describe(block: AnyBlock) -> dict[str, Any]:
     return {"id": block.id, "key": block.key, "name": block.name, "type": block.type}
 
 
+def truthy(value: Any) -> bool:
+    """A condition's verdict: JSON ``true``, a non-zero number, non-empty text, list or object.
+
+    The text ``"false"`` (what a mapping mixed with text yields) counts as false too.
+    """
+    if isinstance(value, str):
+        return value.strip().lower() not in ("", "false", "0", "null")
+    return bool(value)
+
+
 @dataclass(frozen=True)
 class InstalledCopy:
     """The user's copy of the workflow, as a run needs it."""
@@ -66,6 +94,32 @@ class InstalledCopy:
     user_id: str
     credential_ids: list[str]
     config: dict[str, Any]
+
+
+class Halt(Exception):
+    """Ends the walk of the tree: the run was finished or put back in the queue."""
+
+    def __init__(self, status: str) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+@dataclass
+class Scope:
+    """Where a step runs: the mapping context and the step-id suffix of enclosing iterations."""
+
+    context: dict[str, Any]
+    suffix: str = ""
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        blocks: dict[str, Any] = self.context["blocks"]
+        return blocks
+
+    def item(self, index: int, item: Any) -> Scope:
+        """The scope of one iteration: its own copy of the outputs, ``item`` and ``index``."""
+        context = {**self.context, "blocks": dict(self.outputs), "item": item, "index": index}
+        return Scope(context, f"{self.suffix}#{index}")
 
 
 class RunExecution:
@@ -79,6 +133,9 @@ class RunExecution:
         # the claim set the lease; renewals count from then
         self.renewed = time.monotonic() if claimed_at is None else claimed_at
         self.pending: list[Write] = []
+        self.position = 0
+        self.done: dict[str, Any] = {}
+        self.inputs: dict[str, dict[str, Any]] = {}  # mapped inputs of this attempt's steps
 
     def execute(self) -> str:
         """Run what is left of the run; return its status after this attempt."""
@@ -86,60 +143,215 @@ class RunExecution:
             run = runs.load_for_execution(conn, self.run_id)
             # a first claim (fence 1) cannot have results yet: skip the query
             stored = runs.results_of(conn, [self.run_id])[self.run_id] if self.fence > 1 else []
-        done = {r.block_id: r for r in stored}
+        self.done = {r.block_id: r for r in stored}
         wf = released(run.version_id, run.definition)
         if run.install_id is None:
             error = {"message": "the workflow was uninstalled before the run", "block": None}
             self._commit(partial(runs.finish, run_id=self.run_id, fence=self.fence,
                                  status="failed", error=error), renew=False)  # fmt: skip
             return "failed"
-        install = InstalledCopy(
+        self.run = run
+        self.install = InstalledCopy(
             id=run.install_id,
             environment=run.install_environment,
             user_id=run.user_id,
             credential_ids=run.install_credential_ids or [],
             config=run.install_config or {},
         )
-        event = SimpleNamespace(payload=run.payload)
-        user = SimpleNamespace(id=run.user_id, username=run.username)
-        outputs: dict[str, Any] = {}
-        context: dict[str, Any] = {
-            "trigger": None,
-            "blocks": outputs,
-            "user": {"id": user.id, "username": user.username},
-            "execution": {"id": self.run_id, "workflowId": run.workflow_id},
-        }
-        blocks = wf.all_blocks()
-        for position, block in enumerate(blocks):
-            previous = done.get(block.id)
-            if previous is not None and previous.status == "succeeded":
-                output = previous.output
-            else:
-                call = BlockCall(
-                    services=self.services,
-                    block=block,
-                    run_id=self.run_id,
-                    workflow_id=run.workflow_id,
-                    user_id=run.user_id,
-                    install=install,
-                    payload=event.payload,
-                    credential=lambda app: credential_for(self.services, install, app),
-                )
-                attempts = 0 if previous is None else int(previous.attempts)
-                status, output = self._attempt(
-                    call, position, attempts + 1, install, context, first=previous is None
-                )
-                if status != "succeeded":
-                    return status
-                if has_side_effects(block) and position < len(blocks) - 1:
-                    self._commit()
-            outputs[block.key] = output
-            if position == 0:
-                context["trigger"] = output
+        scope = Scope(
+            {
+                "trigger": None,
+                "blocks": {},
+                "user": {"id": run.user_id, "username": run.username},
+                "execution": {"id": self.run_id, "workflowId": run.workflow_id},
+            }
+        )
+        try:
+            scope.context["trigger"] = self._step(wf.trigger, scope)
+            self._sequence(list(wf.blocks), scope)
+        except Halt as halt:
+            return halt.status
         self._commit(partial(runs.finish, run_id=self.run_id, fence=self.fence,
                              status="succeeded"), renew=False)  # fmt: skip
         log.info("run succeeded", extra={"run_id": self.run_id, "workflow_id": run.workflow_id})
         return "succeeded"
+
+    # -- walking the tree ---------------------------------------------------------------
+
+    def _sequence(self, blocks: list[StepBlock], scope: Scope) -> None:
+        for block in blocks:
+            output = self._step(block, scope)
+            if isinstance(block, IfBlock):
+                self._sequence(block.then if output["result"] else block.otherwise, scope)
+            elif isinstance(block, BranchBlock):
+                chosen = set(output["paths"])
+                for path in block.paths:
+                    if path.key in chosen:
+                        self._sequence(path.blocks, scope)
+                if output.get("default") and block.default:
+                    self._sequence(block.default, scope)
+            elif isinstance(block, IterateBlock):
+                items = self._items_of(block, scope)
+                for index, item in enumerate(items):
+                    self._sequence(block.blocks, scope.item(index, item))
+
+    def _items_of(self, block: IterateBlock, scope: Scope) -> list[Any]:
+        """The items an iterate step chose: from its recorded input, or just computed."""
+        step_id = f"{block.id}{scope.suffix}"
+        step = self.done.get(step_id)
+        inp = step.input if step is not None and step.status == "succeeded" else None
+        if inp is None:
+            inp = self.inputs[step_id]
+        items: list[Any] = inp.get("items") or []
+        return items
+
+    def _step(self, block: AnyBlock, scope: Scope) -> Any:
+        """One visit of a block: reuse its stored result, or run it (and its retries)."""
+        step_id = f"{block.id}{scope.suffix}"
+        position = self.position
+        self.position += 1
+        previous = self.done.get(step_id)
+        if previous is not None and previous.status == "succeeded":
+            output = previous.output
+        else:
+            attempts = 0 if previous is None else int(previous.attempts)
+            output = self._attempt(
+                block, step_id, position, attempts + 1, scope, first=previous is None
+            )
+        scope.outputs[block.key] = output
+        return output
+
+    def _attempt(
+        self,
+        block: AnyBlock,
+        step_id: str,
+        position: int,
+        attempt: int,
+        scope: Scope,
+        *,
+        first: bool,
+    ) -> Any:
+        config = self.install.config.get(block.id or "", {})
+        record = partial(
+            runs.record_block,
+            run_id=self.run_id,
+            block={**_describe(block), "id": step_id},
+            position=position,
+            attempt=attempt,
+            started_at=utcnow(),
+            first=first,
+        )
+        inp: dict[str, Any] | None = None
+        self._keep_lease()
+        try:
+            context = {**scope.context, "config": config}
+            try:
+                rendered = mapping.render(block.inputs, context)
+            except SolderError as exc:
+                raise FatalError(f"block {block.key}: {exc.message}", field=exc.field) from exc
+            assert isinstance(rendered, dict)
+            inp = {**config, **rendered}
+            output = self._run(block, inp, scope, context)
+        except Exception as exc:  # noqa: BLE001 - the step boundary: every failure is recorded
+            raise Halt(self._failed(block, attempt, exc, partial(record, inp=inp))) from None
+        self.inputs[step_id] = inp
+        done = partial(record, inp=inp, status="succeeded", output=output)
+        if isinstance(block, DelayBlock):
+            self._delay(done, output)
+        if isinstance(block, StopBlock):
+            self._stop(block, done, output)
+        self.pending.append(done)
+        if has_side_effects(block):
+            self._commit()
+        return output
+
+    def _run(self, block: AnyBlock, inp: dict[str, Any], scope: Scope, context: Any) -> Any:
+        """What one block does; control blocks decide here, leaves go to ``run_block``."""
+        if isinstance(block, IfBlock):
+            return {"result": truthy(inp.get("condition"))}
+        if isinstance(block, BranchBlock):
+            chosen = []
+            for i, path in enumerate(block.paths):
+                where = f"paths[{i}].condition"
+                try:
+                    verdict = mapping.render(path.condition, context, path=where)
+                except SolderError as exc:
+                    raise FatalError(f"block {block.key}: {exc.message}", field=where) from exc
+                if truthy(verdict):
+                    chosen.append(path.key)
+            return {"paths": chosen, "default": not chosen and block.default is not None}
+        if isinstance(block, IterateBlock):
+            items = inp.get("items")
+            if items is None:
+                items = []
+            if not isinstance(items, list):
+                raise FatalError(
+                    f"block {block.key}: inputs.items: must be a list, got {type(items).__name__}",
+                    field="items",
+                )
+            bound = min(
+                int(inp.get("maxItems") or self.services.settings.engine.iterate_max),
+                self.services.settings.engine.iterate_max,
+            )
+            if len(items) > bound:
+                raise FatalError(
+                    f"block {block.key}: inputs.items: {len(items)} items, more than the "
+                    f"limit of {bound}",
+                    field="items",
+                )
+            return {"count": len(items)}
+        call = BlockCall(
+            services=self.services,
+            block=block,
+            run_id=self.run_id,
+            step_id=f"{block.id}{scope.suffix}",
+            workflow_id=self.run.workflow_id,
+            user_id=self.run.user_id,
+            install=self.install,
+            payload=self.run.payload,
+            credential=lambda app: credential_for(self.services, self.install, app),
+        )
+        return run_block(call, inp)
+
+    def _delay(self, done: Write, output: Any) -> None:
+        at = delay_until(output)
+        self._commit(
+            done,
+            partial(runs.wait_until, run_id=self.run_id, fence=self.fence, at=at),
+            renew=False,
+        )
+        log.info("run waits until %s", iso(at), extra={"run_id": self.run_id})
+        raise Halt("queued")
+
+    def _stop(self, block: StopBlock, done: Write, output: Any) -> None:
+        status = output["status"]
+        error = None
+        writes = [done]
+        if status == "failed":
+            error = {"message": output["message"], "block": block.name or block.key,
+                     "blockId": block.id}  # fmt: skip
+            writes.append(self._notice(block, output["message"]))
+        self._commit(
+            *writes,
+            partial(runs.finish, run_id=self.run_id, fence=self.fence, status=status,
+                    error=error),
+            renew=False,
+        )  # fmt: skip
+        raise Halt(status)
+
+    # -- commits and failures -------------------------------------------------------------
+
+    def _notice(self, block: AnyBlock, message: str) -> Write:
+        """The error-stream notice of this run's failure, written with the failure."""
+        return partial(
+            errorstream.notice,
+            env=self.install.environment,
+            run_id=self.run_id,
+            user_id=self.run.user_id,
+            workflow_id=self.run.workflow_id,
+            block=_describe(block),
+            message=message,
+        )
 
     def _commit(self, *writes: Write, renew: bool = True) -> None:
         """One transaction: check the lease is still ours, then every pending write.
@@ -158,39 +370,6 @@ class RunExecution:
     def _keep_lease(self) -> None:
         if time.monotonic() - self.renewed > self.lease.total_seconds() / 3:
             self._commit()
-
-    def _attempt(
-        self,
-        call: BlockCall,
-        position: int,
-        attempt: int,
-        install: InstalledCopy,
-        context: dict[str, Any],
-        *,
-        first: bool,
-    ) -> tuple[str, Any]:
-        block = call.block
-        config = install.config.get(block.id or "", {})
-        record = partial(
-            runs.record_block,
-            run_id=self.run_id,
-            block=_describe(block),
-            position=position,
-            attempt=attempt,
-            started_at=utcnow(),
-            first=first,
-        )
-        inp: dict[str, Any] | None = None
-        self._keep_lease()
-        try:
-            rendered = mapping.render(block.inputs, {**context, "config": config})
-            assert isinstance(rendered, dict)
-            inp = {**config, **rendered}
-            output = run_block(call, inp)
-        except Exception as exc:  # noqa: BLE001 - the step boundary: every failure is recorded
-            return self._failed(block, attempt, exc, partial(record, inp=inp)), None
-        self.pending.append(partial(record, inp=inp, status="succeeded", output=output))
-        return "succeeded", output
 
     def _failed(self, block: AnyBlock, attempt: int, exc: Exception, record: Any) -> str:
         cfg = self.services.settings.engine
@@ -214,6 +393,7 @@ class RunExecution:
             partial(record, status="failed", error=message),
             partial(runs.finish, run_id=self.run_id, fence=self.fence, status="failed",
                     error=error),
+            self._notice(block, message),
             renew=False,
         )  # fmt: skip
         log.error("run failed at block %s: %s", block.key, message, extra=extra)

@@ -12,8 +12,11 @@ import queue
 import socket
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 
+from solder.engine import errorstream, triggers
 from solder.engine.runner import RunExecution
 from solder.runtime.services import Services
 from solder.store import runs
@@ -50,6 +53,11 @@ class WorkerPool:
         claimer = threading.Thread(target=self._claim_loop, name="solder-claimer", daemon=True)
         claimer.start()
         self._pool.append(claimer)
+        background = threading.Thread(
+            target=self._background_loop, name="solder-background", daemon=True
+        )
+        background.start()
+        self._pool.append(background)
         for i in range(self.threads):
             thread = threading.Thread(target=self._run_loop, name=f"solder-worker-{i}", daemon=True)
             thread.start()
@@ -81,7 +89,6 @@ class WorkerPool:
         poll = self.services.settings.engine.poll_interval
         while not self._stop.is_set():
             try:
-                self._housekeeping()
                 room = self._queue.maxsize - self._queue.qsize()
                 claimed = self.claim_batch(room) if room > 0 else []
             except Exception:  # keep claiming; the runs stay claimable
@@ -133,13 +140,33 @@ class WorkerPool:
             except Exception:  # keep the worker alive; the run is retried when its lease lapses
                 log.exception("executing run %s failed", run_id)
 
-    def _housekeeping(self) -> None:
+    def _background_loop(self) -> None:
+        """Schedules, polls, the error stream and retention, each pass."""
+        poll = self.services.settings.engine.poll_interval
+        tasks: list[tuple[str, Callable[[], int]]] = [("retention", self._housekeeping)]
+        if self.services.settings.engine.background:
+            tasks += [
+                ("triggers", partial(triggers.run_due, self.services)),
+                ("error stream", partial(errorstream.deliver_due, self.services)),
+            ]
+        while not self._stop.is_set():
+            busy = 0
+            for name, task in tasks:
+                try:
+                    busy += task()
+                except Exception:  # keep the loop alive; the rows stay due
+                    log.exception("background task %s failed", name)
+            if not busy:
+                self._stop.wait(poll)
+
+    def _housekeeping(self) -> int:
         now = time.monotonic()
         if self._last_purge is not None and now - self._last_purge < 3600:
-            return
+            return 0
         self._last_purge = now
         days = self.services.settings.log_retention_days
         with self.services.engine.begin() as conn:
             purged = runs.purge_older_than(conn, utcnow() - timedelta(days=days))
         if purged:
             log.info("retention: purged %d runs older than %d days", purged, days)
+        return 0

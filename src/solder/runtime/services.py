@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from solder.apps.base import App, AppContext
 from solder.apps.registry import APPS
 from solder.config import Settings
-from solder.security import signing
+from solder.security import egress, signing
 from solder.security.crypto import KeyRing
 from solder.store import accounts, migrate
 from solder.store.db import is_sqlite, make_engine, reader
@@ -26,6 +26,9 @@ class Services:
     token_secret: bytes
     signing_key: rsa.RSAPrivateKey
     http: httpx2.Client
+    """For URLs of the server's own settings (apps' API roots)."""
+    egress: httpx2.Client
+    """For URLs a workflow, an end user or a mapping names: refuses internal addresses."""
     public_url: str
     apps: dict[str, App] = field(default_factory=lambda: dict(APPS))
     wakeup: threading.Event = field(default_factory=threading.Event)
@@ -47,6 +50,7 @@ class Services:
 
     def close(self) -> None:
         self.http.close()
+        self.egress.close()
         self.engine.dispose()
 
 
@@ -75,5 +79,9 @@ def build(settings: Settings, *, public_url: str | None = None, upgrade: bool = 
         token_secret=ring.derive("user-token"),
         signing_key=signing.load_private_key(pem),
         http=httpx2.Client(timeout=settings.engine.http_timeout, follow_redirects=False),
+        egress=egress.guarded_client(
+            egress.EgressPolicy.from_settings(settings.egress),
+            timeout=settings.engine.http_timeout,
+        ),
         public_url=(settings.public_url or public_url or "http://127.0.0.1:8000").rstrip("/"),
     )

@@ -413,6 +413,11 @@ class StoreApi:
             and order["customer_id"] == wanted.get("customer_id", order["customer_id"])
             and wanted.get("min_id", 0) <= order_id <= wanted.get("max_id", order_id)
         ]
+        sort = request.query_params.get("sort", "id:asc")
+        if sort not in ("id:asc", "id:desc"):
+            raise ApiError(400, "The sort field is not supported", {"sort": sort})
+        if sort == "id:desc":
+            orders.reverse()
         chunk = orders[(page - 1) * limit : page * limit]
         if not chunk:
             return Response(status_code=204)

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from solder.store.tables import (
     block_results,
     events,
+    outbox,
     runs,
     users,
     workflow_installs,
@@ -197,6 +198,19 @@ def retry_later(conn: Connection, run_id: str, fence: int, at: datetime, attempt
     )
 
 
+def wait_until(conn: Connection, run_id: str, fence: int, at: datetime) -> None:
+    """Put a run back in the queue, due at ``at`` (a delay block): no worker holds it."""
+    _fenced(
+        conn,
+        run_id,
+        fence,
+        status="queued",
+        next_attempt_at=at,
+        lease_owner=None,
+        lease_expires_at=None,
+    )
+
+
 def get_run(conn: Connection, run_id: str) -> Any:
     return conn.execute(select(runs).where(runs.c.id == run_id)).first()
 
@@ -329,12 +343,15 @@ def purge_user(conn: Connection, user_id: str) -> int:
     conn.execute(delete(block_results).where(block_results.c.run_id.in_(run_ids)))
     n = conn.execute(delete(runs).where(runs.c.user_id == user_id)).rowcount
     conn.execute(delete(events).where(events.c.user_id == user_id))
+    conn.execute(delete(outbox).where(outbox.c.user_id == user_id))
     return int(n)
 
 
 def purge_older_than(conn: Connection, cutoff: datetime) -> int:
     """Retention: drop finished runs (and their events) older than the cutoff."""
     old = select(runs.c.id).where(runs.c.status.in_(TERMINAL), runs.c.finished_at < cutoff)
+    conn.execute(delete(outbox).where(outbox.c.created_at < cutoff))
+    conn.execute(delete(outbox).where(outbox.c.run_id.in_(old.scalar_subquery())))
     conn.execute(delete(block_results).where(block_results.c.run_id.in_(old.scalar_subquery())))
     n = conn.execute(
         delete(runs).where(runs.c.status.in_(TERMINAL), runs.c.finished_at < cutoff)

@@ -236,3 +236,48 @@ block_results = Table(
     Column("finished_at", UTCDateTime()),
     UniqueConstraint("run_id", "block_id"),
 )
+
+trigger_states = Table(
+    "trigger_states",
+    metadata,
+    _id(),
+    Column("environment", ENV, nullable=False),
+    _fk("user_id", "users"),
+    _fk("workflow_id", "workflows"),
+    Column("workflow_install_id", ID, ForeignKey("workflow_installs.id", ondelete="SET NULL")),
+    Column("kind", String(16), nullable=False),
+    Column("next_at", UTCDateTime()),
+    Column("cursor", JSON),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("user_id", "workflow_id"),
+    Index(None, "next_at"),
+)
+"""Schedules and polling cursors, one per user and workflow so they outlive upgrades,
+re-releases and reinstalls; ``next_at`` is when the trigger is due (null while inactive)."""
+
+environment_settings = Table(
+    "environment_settings",
+    metadata,
+    Column("environment", ENV, primary_key=True),
+    Column("settings", JSON, nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    _id(),
+    Column("environment", ENV, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("run_id", ID, ForeignKey("runs.id", ondelete="CASCADE")),
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE")),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("delivered_at", UTCDateTime()),
+    Index(None, "status", "next_attempt_at"),
+)
+"""Notices to the ISV (failed runs for the error stream), delivered with retries."""

@@ -1,0 +1,112 @@
+"""The error stream: every failed run, POSTed in real time to the ISV's webhook.
+
+A notice is stored in the transaction that fails the run (``notice``), then delivered by the
+background loop (``deliver_due``): signed like Stream Data (``X-Alloy-Signature`` over method,
+URL and body) with the ``X-Alloy-*`` identifying headers, and retried on ``SCHEDULE`` until
+the webhook answers 2xx or the schedule runs out. The webhook is set per environment with
+``PUT /manage/settings`` (``errorWebhookUrl``); without one, notices are marked ``skipped``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection
+
+from solder.apps import http
+from solder.errors import SolderError
+from solder.runtime.services import Services
+from solder.security import signing
+from solder.store import outbox
+from solder.store.types import iso, utcnow
+
+log = logging.getLogger("solder.errorstream")
+
+SCHEDULE = (10, 30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 3600)
+"""Seconds to wait after each failed attempt; after the last, the notice is given up."""
+HOLD = timedelta(seconds=60)
+"""How long one process holds a notice it is delivering."""
+
+
+def notice(
+    conn: Connection, *, env: str, run_id: str, user_id: str, workflow_id: str,
+    block: dict[str, Any], message: str,
+) -> None:  # fmt: skip
+    """Store the notice of a failed run (call inside the transaction that fails it)."""
+    outbox.add(
+        conn,
+        env=env,
+        kind="error",
+        run_id=run_id,
+        user_id=user_id,
+        payload={
+            "workflowId": workflow_id,
+            "userId": user_id,
+            "executionId": run_id,
+            "block": block.get("name") or block.get("key"),
+            "blockId": block.get("id"),
+            "blockType": block.get("type"),
+            "message": message,
+            "errorOccurredAt": iso(utcnow()),
+        },
+    )
+
+
+def deliver_due(services: Services, now: datetime | None = None, limit: int = 50) -> int:
+    """Deliver the notices due at ``now``; return how many attempts were made."""
+    now = now or utcnow()
+    with services.reader.connect() as conn:
+        due = outbox.due(conn, now, limit)
+    made = 0
+    urls: dict[str, str | None] = {}
+    for row in due:
+        with services.engine.begin() as conn:
+            if not outbox.take(conn, row.id, row.next_attempt_at, now + HOLD):
+                continue
+            if row.environment not in urls:
+                urls[row.environment] = outbox.settings_of(conn, row.environment).get(
+                    "errorWebhookUrl"
+                )
+        url = urls[row.environment]
+        if not url:
+            with services.engine.begin() as conn:
+                outbox.settle(conn, row.id, status="skipped", attempts=row.attempts)
+            continue
+        made += 1
+        error = _post(services, url, row.payload)
+        attempts = row.attempts + 1
+        with services.engine.begin() as conn:
+            if error is None:
+                outbox.settle(conn, row.id, status="delivered", attempts=attempts)
+            elif attempts > len(SCHEDULE):
+                outbox.settle(conn, row.id, status="failed", attempts=attempts, error=error)
+                log.error("error stream: gave up on notice %s: %s", row.id, error)
+            else:
+                at = now + timedelta(seconds=SCHEDULE[attempts - 1])
+                outbox.settle(conn, row.id, status="pending", attempts=attempts,
+                              next_attempt_at=at, error=error)  # fmt: skip
+                log.warning("error stream: attempt %d failed, again at %s: %s", attempts,
+                            iso(at), error)  # fmt: skip
+    return made
+
+
+def _post(services: Services, url: str, payload: dict[str, Any]) -> str | None:
+    """POST one notice; return None when the webhook took it, else why not."""
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-Alloy-WorkflowId": str(payload.get("workflowId", "")),
+        "X-Alloy-UserId": str(payload.get("userId", "")),
+        "X-Alloy-BlockName": str(payload.get("block") or ""),
+        "X-Alloy-BlockType": str(payload.get("blockType") or ""),
+        "X-Alloy-ExecutionUuid": str(payload.get("executionId", "")),
+        signing.SIGNATURE_HEADER: signing.sign(services.signing_key, "POST", url, body),
+    }
+    try:
+        http.send(services.egress, "POST", url, "error stream", content=body, headers=headers)
+    except SolderError as exc:
+        return exc.message
+    return None
