@@ -268,3 +268,38 @@ def test_an_installation_workflow_runs_on_install_and_on_upgrade(
     ok(api.put("/workflows/activate", json=body))
     wait_until("no third run", lambda: len(flow.runs()) == 2)
     assert len(flow.runs()) == 2
+
+
+# -- incoming webhook ---------------------------------------------------------------------
+
+
+def test_an_installation_has_its_own_incoming_webhook_url(
+    server: Server, api: httpx2.Client, tmp_path: Path, receiver_url: str
+) -> None:
+    flow = Flow(
+        api,
+        tmp_path,
+        [{"key": "send", "type": "streamData",
+          "inputs": {"url": f"{receiver_url}/in", "body": {"got": "{{ trigger.n }}"}}}],
+        trigger={"key": "hook", "type": "webhook"},
+    ).install()  # fmt: skip
+    (shown,) = ok(api.get("/workflows", params={"userId": flow.user_id}))["data"]
+    url = shown["webhookUrl"]
+    assert url.startswith(f"{server.url}/webhooks/")
+    headers = {"Idempotency-Key": "delivery-1"}
+    assert ok(httpx2.post(url, json={"n": 1}, headers=headers))["duplicate"] is False
+    assert ok(httpx2.post(url, json={"n": 1}, headers=headers))["duplicate"] is True
+    assert ok(httpx2.post(url, json={"n": 2}))["message"] == "success"
+    runs = flow.finished(2)
+    assert len(flow.runs()) == 2
+    assert all(r["status"] == "succeeded" for r in runs)
+    got = ok(httpx2.get(f"{receiver_url}/_received"))["data"]
+    assert sorted(r["json"]["got"] for r in got) == [1, 2]
+    # a wrong token, a body that is not an object, a deactivated copy
+    assert httpx2.post(url[:-4] + "AAAA", json={}).status_code == 404
+    assert httpx2.post(url, content=b"[1]").status_code == 400
+    body = {"userId": flow.user_id, "workflowId": flow.workflow_id}
+    ok(api.put("/workflows/deactivate", json=body))
+    refused = httpx2.post(url, json={"n": 3})
+    assert refused.status_code == 409
+    assert "deactivated" in refused.json()["message"]

@@ -18,6 +18,7 @@ from solder.api import (
     hooks,
     manage,
     metadata,
+    ops,
     running,
     users,
     workflows,
@@ -50,6 +51,7 @@ def create_app(services: Services, *, workers: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.services = services
+    ops.install(app, pool)
     errors.install(app)
     for module in (users, workflows, headless, running, manage, hooks, executions, metadata):
         app.include_router(module.router)

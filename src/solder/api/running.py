@@ -96,6 +96,7 @@ def run_event(
         created = _accept(conn, who.env, "custom", event.name, user.id, body.data, targets,
                           idempotency_key)  # fmt: skip
     if created:
+        services.metrics.accepted("custom_event")
         services.wakeup.set()
     return {"message": "Event successfully triggered"}
 
@@ -122,6 +123,7 @@ def run_workflow(
         created = _accept(conn, who.env, "webhook", wf.name, user.id, body.data, targets,
                           idempotency_key)  # fmt: skip
     if created:
+        services.metrics.accepted("run_workflow")
         services.wakeup.set()
     return {"message": "success"}
 

@@ -7,7 +7,10 @@ from typing import Any
 from sqlalchemy import Connection
 
 from solder.apps.base import App
+from solder.engine import lifecycle
 from solder.engine.definitions import WorkflowDef, released
+from solder.engine.kinds import KINDS
+from solder.runtime.services import Services
 from solder.store import catalog, installs
 from solder.store.types import iso
 
@@ -16,6 +19,7 @@ DEFAULT_NAMES = {
     "webhook": "Webhook",
     "streamData": "Stream Data",
 }
+BLOCK_ICON = "/static/icons/block.svg"
 DEFAULT_ICONS = {
     "customEvent": "/static/icons/app-event.svg",
     "webhook": "/static/icons/webhook.svg",
@@ -33,21 +37,24 @@ def blocks_view(wf: WorkflowDef, apps: dict[str, App], base_url: str) -> list[di
     for block in wf.all_blocks():
         app = apps.get(getattr(block, "app", "") or "")
         kind = app.key if app else block.type
-        default_name = app.name if app else DEFAULT_NAMES.get(block.type, block.type)
+        kind_title = KINDS[block.type].title if block.type in KINDS else block.type
+        default_name = app.name if app else DEFAULT_NAMES.get(block.type, kind_title)
+        icon = app.icon if app else DEFAULT_ICONS.get(block.type, BLOCK_ICON)
         out.append(
             {
                 "name": block.name or default_name,
                 "id": block.id,
                 "type": kind,
-                "icon": icon_url(app.icon if app else DEFAULT_ICONS.get(block.type, ""), base_url),
+                "icon": icon_url(icon, base_url),
             }
         )
     return out
 
 
 def workflow_view(
-    conn: Connection, wf: Any, user_id: str | None, apps: dict[str, App], base_url: str
+    conn: Connection, wf: Any, user_id: str | None, services: Services
 ) -> dict[str, Any]:
+    apps, base_url = services.apps, services.public_url
     latest = catalog.latest_version(conn, wf.id)
     install = installs.find_install(conn, user_id, wf.id) if user_id else None
     shown = (
@@ -66,15 +73,18 @@ def workflow_view(
     }
     if install is not None:
         view["installedVersion"] = catalog.version(conn, install.version_id).number
+        if install.trigger_key == "webhook":
+            view["webhookUrl"] = lifecycle.webhook_url(services, install.id)
     return view
 
 
 def integration_view(
-    conn: Connection, row: Any, user_id: str | None, apps: dict[str, App], base_url: str
+    conn: Connection, row: Any, user_id: str | None, services: Services
 ) -> dict[str, Any]:
+    apps, base_url = services.apps, services.public_url
     app = apps.get(row.app)
     flows = [
-        workflow_view(conn, wf, user_id, apps, base_url)
+        workflow_view(conn, wf, user_id, services)
         for wf in catalog.list_workflows(conn, row.environment, row.id)
     ]
     released = [w for w in flows if w["version"] is not None]

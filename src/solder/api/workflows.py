@@ -26,11 +26,7 @@ def list_integrations(
     with services.reader.connect() as conn:
         uid = scoped_user(conn, who, user_id)
         rows = catalog.list_integrations(conn, who.env)
-        return {
-            "data": [
-                integration_view(conn, r, uid, services.apps, services.public_url) for r in rows
-            ]
-        }
+        return {"data": [integration_view(conn, r, uid, services) for r in rows]}
 
 
 @router.get("/integrations/{integration_id}")
@@ -43,7 +39,7 @@ def get_integration(
     with services.reader.connect() as conn:
         uid = scoped_user(conn, who, user_id)
         row = catalog.get_integration(conn, who.env, integration_id)
-        return {"data": integration_view(conn, row, uid, services.apps, services.public_url)}
+        return {"data": integration_view(conn, row, uid, services)}
 
 
 @router.get("/workflows")
@@ -53,9 +49,7 @@ def list_workflows(
     with services.reader.connect() as conn:
         uid = scoped_user(conn, who, user_id)
         rows = catalog.list_workflows(conn, who.env)
-        return {
-            "data": [workflow_view(conn, r, uid, services.apps, services.public_url) for r in rows]
-        }
+        return {"data": [workflow_view(conn, r, uid, services) for r in rows]}
 
 
 @router.get("/workflows/{workflow_id}")
@@ -68,7 +62,7 @@ def get_workflow(
     with services.reader.connect() as conn:
         uid = scoped_user(conn, who, user_id)
         row = catalog.get_workflow(conn, who.env, workflow_id)
-        return {"data": workflow_view(conn, row, uid, services.apps, services.public_url)}
+        return {"data": workflow_view(conn, row, uid, services)}
 
 
 @router.get("/workflows/{workflow_id}/versions")

@@ -18,6 +18,7 @@ from sqlalchemy import Connection
 
 from solder.apps import http
 from solder.errors import SolderError
+from solder.runtime.metrics import DeliveryOutcome
 from solder.runtime.services import Services
 from solder.security import signing
 from solder.store import outbox
@@ -78,6 +79,9 @@ def deliver_due(services: Services, now: datetime | None = None, limit: int = 50
         made += 1
         error = _post(services, url, row.payload)
         attempts = row.attempts + 1
+        gave_up = error is not None and attempts > len(SCHEDULE)
+        outcome: DeliveryOutcome = "ok" if error is None else "failed" if gave_up else "retry"
+        services.metrics.delivery("error_stream", None, outcome)
         with services.engine.begin() as conn:
             if error is None:
                 outbox.settle(conn, row.id, status="delivered", attempts=attempts)

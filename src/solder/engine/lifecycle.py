@@ -11,7 +11,9 @@ Outbound calls happen outside database transactions.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 from typing import Any
 
@@ -47,6 +49,21 @@ def definition(services: Services, version_id: str) -> WorkflowDef:
 
 def secret_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def webhook_token(services: Services, install_id: str) -> str:
+    """The secret part of an installed copy's incoming-webhook URL.
+
+    Derived from the server key and the copy's id, so nothing is stored and it stays the same
+    across deactivation; rotating the server key changes every URL.
+    """
+    key = services.ring.derive("incoming-webhook-url")
+    digest = hmac.new(key, install_id.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:24]).decode()
+
+
+def webhook_url(services: Services, install_id: str) -> str:
+    return f"{services.public_url}/webhooks/{install_id}/{webhook_token(services, install_id)}"
 
 
 def subscribe(services: Services, install: Any, wf: WorkflowDef) -> dict[str, Any]:

@@ -49,6 +49,7 @@ from solder.engine.definitions import (
 )
 from solder.engine.lifecycle import credential_for
 from solder.errors import FatalError, RetryableError, SolderError, StepError
+from solder.runtime.metrics import BlockOutcome, DeliveryKind
 from solder.runtime.services import Services
 from solder.store import runs
 from solder.store.types import iso, utcnow
@@ -56,6 +57,13 @@ from solder.store.types import iso, utcnow
 log = logging.getLogger("solder.engine")
 
 Write = Callable[[Connection], None]
+
+DELIVERIES: dict[str, DeliveryKind] = {
+    "streamData": "stream_data",
+    "http": "http",
+    "appAction": "app_action",
+}
+"""Blocks whose attempts count as outbound deliveries in the metrics."""
 
 MAX_DOUBLINGS = 64
 """Past this many doublings the delay is ``backoff_max`` for any sane settings; capping the
@@ -243,6 +251,7 @@ class RunExecution:
         )
         inp: dict[str, Any] | None = None
         self._keep_lease()
+        began = time.perf_counter()
         try:
             context = {**scope.context, "config": config}
             try:
@@ -253,7 +262,10 @@ class RunExecution:
             inp = {**config, **rendered}
             output = self._run(block, inp, scope, context)
         except Exception as exc:  # noqa: BLE001 - the step boundary: every failure is recorded
-            raise Halt(self._failed(block, attempt, exc, partial(record, inp=inp))) from None
+            status = self._failed(block, attempt, exc, partial(record, inp=inp))
+            self._measure(block, "retrying" if status == "queued" else "failed", began)
+            raise Halt(status) from None
+        self._measure(block, "succeeded", began)
         self.inputs[step_id] = inp
         done = partial(record, inp=inp, status="succeeded", output=output)
         if isinstance(block, DelayBlock):
@@ -340,6 +352,15 @@ class RunExecution:
         raise Halt(status)
 
     # -- commits and failures -------------------------------------------------------------
+
+    def _measure(self, block: AnyBlock, outcome: BlockOutcome, began: float) -> None:
+        app = getattr(block, "app", None)
+        metrics = self.services.metrics
+        metrics.block_finished(block.type, app, outcome, time.perf_counter() - began)
+        kind = DELIVERIES.get(block.type)
+        if kind is not None:
+            sent = {"succeeded": "ok", "retrying": "retry", "failed": "failed"}[outcome]
+            metrics.delivery(kind, app, sent)  # type: ignore[arg-type]
 
     def _notice(self, block: AnyBlock, message: str) -> Write:
         """The error-stream notice of this run's failure, written with the failure."""

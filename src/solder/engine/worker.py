@@ -63,6 +63,11 @@ class WorkerPool:
             thread.start()
             self._pool.append(thread)
 
+    @property
+    def running(self) -> bool:
+        """Whether every thread of the pool is alive (false before start and after stop)."""
+        return bool(self._pool) and all(t.is_alive() for t in self._pool)
+
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         self.services.wakeup.set()

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from solder.apps.base import App, AppContext
 from solder.apps.registry import APPS
 from solder.config import Settings
+from solder.runtime.metrics import Metrics
 from solder.security import egress, signing
 from solder.security.crypto import KeyRing
 from solder.store import accounts, migrate
@@ -32,6 +33,7 @@ class Services:
     public_url: str
     apps: dict[str, App] = field(default_factory=lambda: dict(APPS))
     wakeup: threading.Event = field(default_factory=threading.Event)
+    metrics: Metrics = field(default_factory=Metrics)
 
     @property
     def reader(self) -> Engine:
