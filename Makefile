@@ -37,7 +37,7 @@ test: lint types
 # Re-pin dependencies after changing pyproject.toml (needs uv in the virtualenv).
 lock: $(BIN)/python
 	$(BIN)/python -m pip install --quiet uv
-	UV_PYTHON_DOWNLOADS=never $(BIN)/uv pip compile pyproject.toml --extra dev \
+	UV_PYTHON_DOWNLOADS=never $(BIN)/uv pip compile pyproject.toml --extra dev --extra bench \
 		--generate-hashes --python-version 3.11 --no-header \
 		--python-platform x86_64-unknown-linux-gnu -o requirements.lock
 
