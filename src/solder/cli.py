@@ -22,10 +22,19 @@ def main() -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--no-workers", is_flag=True, help="serve the API only (workers run elsewhere)")
 def serve(host: str, port: int, no_workers: bool) -> None:
-    """Run the API and the workers in one process."""
+    """Run the API, and the workers too unless SOLDER_BROKER_URL sends runs to solder worker."""
     from solder.runtime.server import serve as run_server
 
     run_server(Settings(), host, port, workers=not no_workers)
+
+
+@main.command()
+@click.option("--concurrency", type=int, default=None, help="threads running workflows")
+def worker(concurrency: int | None) -> None:
+    """Run workflows from the broker (scaled-out tier: needs SOLDER_BROKER_URL)."""
+    from solder.runtime.distributed import run_worker
+
+    run_worker(Settings(), concurrency=concurrency)
 
 
 @main.group()

@@ -54,6 +54,17 @@ class Settings(BaseSettings):
         default="sqlite:///solder.sqlite",
         description="SQLAlchemy URL; default is a SQLite file in the working directory",
     )
+    broker_url: SecretStr | None = Field(
+        default=None,
+        description="the scaled-out tier's broker (amqp://... or redis://...); when set, "
+        "solder serve runs the API only and solder worker processes run the workflows",
+    )
+    broker_queue: str = Field(
+        default="solder.runs",
+        min_length=1,
+        max_length=200,
+        description="the broker queue runs are sent to (one per deployment sharing a broker)",
+    )
     public_url: str | None = Field(
         default=None,
         description="base URL apps use to reach this server (webhooks); default http://host:port",

@@ -149,5 +149,5 @@ def rerun(
                 field="workflowId",
             )
         new_id = runs.add_rerun(conn, run, install.id, install.version_id)
-    services.wakeup.set()
+    services.dispatch.ready([new_id])
     return {"message": "Execution re-run", "executionUuid": new_id}

@@ -70,7 +70,7 @@ def _incoming(
         )
     if created:
         services.metrics.accepted("webhook")
-        services.wakeup.set()
+        services.dispatch.ready(created)
     return {"message": "success", "duplicate": duplicate}
 
 
@@ -121,5 +121,5 @@ def _store(
         )
     if created:
         services.metrics.accepted("app_webhook")
-        services.wakeup.set()
+        services.dispatch.ready(created)
     return {"received": True, "duplicate": duplicate}

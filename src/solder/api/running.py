@@ -51,8 +51,8 @@ def _accept(
     payload: dict[str, Any],
     targets: list[tuple[str, str, str, str]],
     idempotency_key: str | None,
-) -> int:
-    """Store the event and its runs; return how many runs were made.
+) -> list[str]:
+    """Store the event and its runs; return the ids of the runs made.
 
     A retried call with a used Idempotency-Key runs nothing; a different call reusing the key
     is refused rather than silently dropped.
@@ -97,7 +97,7 @@ def run_event(
                           idempotency_key)  # fmt: skip
     if created:
         services.metrics.accepted("custom_event")
-        services.wakeup.set()
+        services.dispatch.ready(created)
     return {"message": "Event successfully triggered"}
 
 
@@ -124,7 +124,7 @@ def run_workflow(
                           idempotency_key)  # fmt: skip
     if created:
         services.metrics.accepted("run_workflow")
-        services.wakeup.set()
+        services.dispatch.ready(created)
     return {"message": "success"}
 
 

@@ -111,11 +111,18 @@ def activate(services: Services, install_id: str, reason: str | None = None) -> 
     state = subscribe(services, install, wf)
     with services.engine.begin() as conn:
         installs.set_install(conn, install_id, active=True, state=state)
-        arm(services, conn, install, wf, reason)
+        created = arm(services, conn, install, wf, reason)
+    services.dispatch.ready(created)
 
 
-def arm(services: Services, conn: Any, install: Any, wf: WorkflowDef, reason: str | None) -> None:
-    """The trigger state of an installed copy that just became active, in its transaction."""
+def arm(
+    services: Services, conn: Any, install: Any, wf: WorkflowDef, reason: str | None
+) -> list[str]:
+    """The trigger state of an installed copy that just became active, in its transaction.
+
+    Returns the ids of the runs it queued (an "on installation" run), to dispatch once the
+    transaction is committed.
+    """
     trigger = wf.trigger
     where = {
         "env": install.environment,
@@ -132,7 +139,7 @@ def arm(services: Services, conn: Any, install: Any, wf: WorkflowDef, reason: st
             triggers.arm(conn, kind="poll", next_at=utcnow(), **where)
     elif isinstance(trigger, InstallationTrigger) and reason is not None:
         version = catalog.version(conn, install.version_id)
-        runs.add_event(
+        _, created, _ = runs.add_event(
             conn,
             env=install.environment,
             kind="installation",
@@ -142,7 +149,8 @@ def arm(services: Services, conn: Any, install: Any, wf: WorkflowDef, reason: st
             install_ids=[(install.id, install.workflow_id, install.user_id, install.version_id)],
             workflow_install_id=install.id,
         )
-        services.wakeup.set()
+        return created
+    return []
 
 
 def deactivate(services: Services, install_id: str) -> None:

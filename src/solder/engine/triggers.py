@@ -60,7 +60,7 @@ def fire_schedule(services: Services, row: Any, now: datetime) -> int:
     with services.engine.begin() as conn:
         if not triggers.move_on(conn, row.id, tick, following):
             return 0  # another process fired this tick
-        runs.add_event(
+        _, created, _ = runs.add_event(
             conn,
             env=row.environment,
             kind="schedule",
@@ -71,7 +71,7 @@ def fire_schedule(services: Services, row: Any, now: datetime) -> int:
             dedupe_key=f"schedule:{row.workflow_install_id}:{iso(tick)}",
             workflow_install_id=row.workflow_install_id,
         )
-    services.wakeup.set()
+    services.dispatch.ready(created)
     return 1
 
 
@@ -109,9 +109,10 @@ def run_poll(services: Services, row: Any, now: datetime) -> int:
         with services.engine.begin() as conn:
             triggers.move_on(conn, row.id, held, utcnow() + RETRY_POLL)
         return 1
+    created: list[str] = []
     with services.engine.begin() as conn:
         for record in records:
-            runs.add_event(
+            _, ids, _ = runs.add_event(
                 conn,
                 env=row.environment,
                 kind="poll",
@@ -122,8 +123,8 @@ def run_poll(services: Services, row: Any, now: datetime) -> int:
                 dedupe_key=f"poll:{row.user_id}:{row.workflow_id}:{hook.record_id(record)}",
                 workflow_install_id=install.id,
             )
+            created += ids
         next_at = utcnow() + timedelta(seconds=hook.interval)
         triggers.save_cursor(conn, row.id, cursor, held, next_at)
-    if records:
-        services.wakeup.set()
+    services.dispatch.ready(created)
     return 1

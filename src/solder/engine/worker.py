@@ -34,13 +34,24 @@ class WorkerPool:
     and a burst of events costs one claim commit per batch rather than one per run.
     """
 
-    def __init__(self, services: Services, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        services: Services,
+        threads: int | None = None,
+        *,
+        sweeper: Callable[[], int] | None = None,
+    ) -> None:
+        """``threads=0``: no executors, only the background loop (a ``solder worker``, whose
+        runs come through the broker); ``sweeper`` joins the background loop's tasks."""
         self.services = services
-        self.threads = threads or services.settings.engine.workers
+        self.threads = services.settings.engine.workers if threads is None else threads
+        self.sweeper = sweeper
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
         self._stop = threading.Event()
         self._pool: list[threading.Thread] = []
-        self._queue: queue.Queue[tuple[str, int, float]] = queue.Queue(maxsize=self.threads * 2)
+        self._queue: queue.Queue[tuple[str, int, float]] = queue.Queue(
+            maxsize=max(1, self.threads * 2)
+        )
         self._taken = threading.Event()
         self._last_purge: float | None = None  # monotonic time; None: not yet this process
 
@@ -50,9 +61,10 @@ class WorkerPool:
                 freed = runs.release_all_leases(conn)
             if freed:
                 log.info("resuming %d runs left running by the last process", freed)
-        claimer = threading.Thread(target=self._claim_loop, name="solder-claimer", daemon=True)
-        claimer.start()
-        self._pool.append(claimer)
+        if self.threads:
+            claimer = threading.Thread(target=self._claim_loop, name="solder-claimer", daemon=True)
+            claimer.start()
+            self._pool.append(claimer)
         background = threading.Thread(
             target=self._background_loop, name="solder-background", daemon=True
         )
@@ -154,6 +166,8 @@ class WorkerPool:
                 ("triggers", partial(triggers.run_due, self.services)),
                 ("error stream", partial(errorstream.deliver_due, self.services)),
             ]
+        if self.sweeper is not None:
+            tasks.append(("sweeper", self.sweeper))
         while not self._stop.is_set():
             busy = 0
             for name, task in tasks:

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from solder.apps.base import App, AppContext
 from solder.apps.registry import APPS
 from solder.config import Settings
+from solder.runtime.dispatch import Dispatcher, LocalDispatcher
 from solder.runtime.metrics import Metrics
 from solder.security import egress, signing
 from solder.security.crypto import KeyRing
@@ -34,6 +35,10 @@ class Services:
     apps: dict[str, App] = field(default_factory=lambda: dict(APPS))
     wakeup: threading.Event = field(default_factory=threading.Event)
     metrics: Metrics = field(default_factory=Metrics)
+    dispatch: Dispatcher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.dispatch = LocalDispatcher(self.wakeup)
 
     @property
     def reader(self) -> Engine:
@@ -51,6 +56,7 @@ class Services:
         )
 
     def close(self) -> None:
+        self.dispatch.close()
         self.http.close()
         self.egress.close()
         self.engine.dispose()

@@ -49,11 +49,11 @@ def add_event(
     install_ids: Sequence[tuple[str, str, str, str]],
     dedupe_key: str | None = None,
     workflow_install_id: str | None = None,
-) -> tuple[str, int, bool]:
+) -> tuple[str, list[str], bool]:
     """Store an event and one queued run per ``(install, workflow, user, version)``.
 
-    Returns ``(event_id, runs_created, duplicate)``; a duplicate (same ``dedupe_key``) stores
-    nothing and returns the first event's id.
+    Returns ``(event_id, run_ids, duplicate)``; a duplicate (same ``dedupe_key``) stores
+    nothing and returns the first event's id (and no run ids).
     """
     now = utcnow()
     if dedupe_key is not None:
@@ -63,7 +63,7 @@ def add_event(
             )
         ).first()
         if seen is not None:
-            return str(seen.id), 0, True
+            return str(seen.id), [], True
     event_id = new_id()
     try:
         with conn.begin_nested():
@@ -86,7 +86,7 @@ def add_event(
                 events.c.environment == env, events.c.dedupe_key == dedupe_key
             )
         ).one()
-        return str(seen.id), 0, True
+        return str(seen.id), [], True
     rows = [
         {
             "id": new_id(),
@@ -106,7 +106,7 @@ def add_event(
     ]
     if rows:
         conn.execute(insert(runs), rows)
-    return event_id, len(rows), False
+    return event_id, [str(r["id"]) for r in rows], False
 
 
 def claimable(conn: Connection, now: datetime, limit: int) -> list[Any]:
@@ -180,8 +180,7 @@ def finish(conn: Connection, run_id: str, fence: int, status: str, error: Any = 
         status=status,
         error=error,
         finished_at=utcnow(),
-        lease_owner=None,
-        lease_expires_at=None,
+        lease_expires_at=None,  # the owner stays: which process ran it last
     )
 
 
@@ -432,7 +431,7 @@ def add_rerun(conn: Connection, run: Any, install_id: str, version_id: str) -> s
     """Queue one new run of ``run``'s workflow for its user on ``version_id``, fed a copy of
     the stored event (kind ``rerun``, never deduplicated); return the new run's id."""
     first = get_event(conn, run.event_id)
-    event_id, _, _ = add_event(
+    _, created, _ = add_event(
         conn,
         env=run.environment,
         kind="rerun",
@@ -442,4 +441,4 @@ def add_rerun(conn: Connection, run: Any, install_id: str, version_id: str) -> s
         workflow_install_id=install_id,
         install_ids=[(install_id, run.workflow_id, run.user_id, version_id)],
     )
-    return str(conn.execute(select(runs.c.id).where(runs.c.event_id == event_id)).scalar_one())
+    return created[0]

@@ -1,0 +1,94 @@
+"""Telling workers that runs are ready: in-process, or through a broker with Celery.
+
+The database is the queue of record: every run is stored (queued, with the time it is due)
+before anyone is told about it, and a worker must claim it there (a fenced compare-and-set)
+before running it. A dispatch is only a message that makes a worker look now:
+
+* embedded (one process): ``LocalDispatcher`` wakes the in-process worker pool, which also
+  polls the store every ``engine.poll_interval``;
+* scaled out (``broker_url`` set): ``CeleryDispatcher`` sends one Celery task per run to the
+  broker (RabbitMQ or Redis); a retry or a delay is sent with an ETA. A message lost to a
+  broker restart only delays its run: the sweeper in every worker process re-sends runs that
+  are overdue or whose lease lapsed (``solder.runtime.distributed``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Protocol
+
+from solder.store.types import utcnow
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+log = logging.getLogger("solder.dispatch")
+
+RUN_TASK = "solder.run"
+LONGEST_ETA = timedelta(hours=1)
+"""Runs due later than this are not sent with an ETA (the broker would hold the message);
+the sweeper sends them when they come due."""
+
+
+class Dispatcher(Protocol):
+    def ready(self, run_ids: Sequence[str]) -> None:
+        """These runs were just stored (committed) and are due now."""
+
+    def later(self, run_id: str, at: datetime) -> None:
+        """This run was put back in the queue, due at ``at``."""
+
+    def close(self) -> None: ...
+
+
+class LocalDispatcher:
+    """Wakes this process's worker pool (which finds due runs in the store)."""
+
+    def __init__(self, wakeup: threading.Event) -> None:
+        self.wakeup = wakeup
+
+    def ready(self, run_ids: Sequence[str]) -> None:
+        if run_ids:
+            self.wakeup.set()
+
+    def later(self, run_id: str, at: datetime) -> None:
+        """The pool polls the store, so it finds the run when it is due."""
+
+    def close(self) -> None:
+        pass
+
+
+class CeleryDispatcher:
+    """Sends ``solder.run(run_id)`` tasks to the broker; publishing failures are logged only.
+
+    A failed publish loses nothing (the run is in the store and the sweeper will send it), so
+    it must not fail the API request that stored the run.
+    """
+
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+
+    def ready(self, run_ids: Sequence[str]) -> None:
+        if not run_ids:
+            return
+        try:
+            with self.app.producer_or_acquire() as producer:
+                for run_id in run_ids:
+                    self.app.send_task(RUN_TASK, args=[run_id], producer=producer)
+        except Exception:  # the sweeper re-sends what was not published
+            log.warning("could not publish %d runs; the sweeper will", len(run_ids),
+                        exc_info=True)  # fmt: skip
+
+    def later(self, run_id: str, at: datetime) -> None:
+        if at - utcnow() > LONGEST_ETA:
+            return
+        try:
+            self.app.send_task(RUN_TASK, args=[run_id], eta=at)
+        except Exception:  # the sweeper re-sends what was not published
+            log.warning("could not publish run %s; the sweeper will", run_id, exc_info=True)
+
+    def close(self) -> None:
+        pool = self.app.pool
+        pool.force_close_all()
