@@ -23,6 +23,12 @@ class EngineSettings(BaseModel):
     code_timeout_ms: int = Field(default=1000, ge=1, description="time limit of a code block")
     code_memory_mb: int = Field(default=32, ge=1, description="memory limit of a code block")
     iterate_max: int = Field(default=1000, ge=1, description="most items an iterate block runs")
+    max_claims: int = Field(
+        default=100,
+        ge=2,
+        description="a run taken this many times without finishing (each crash, retry and "
+        "delay takes it again) fails as a poison run",
+    )
     background: bool = Field(
         default=True,
         description="fire schedules, run polls and deliver the error stream in this process "
@@ -86,6 +92,9 @@ class Settings(BaseSettings):
         "inputs.connection, so passwords stay out of workflow definitions",
     )
     log_retention_days: int = Field(default=60, ge=1)
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, description="largest request body accepted (events too)"
+    )
     log_json: bool = False
     engine: EngineSettings = Field(default_factory=EngineSettings)
     egress: EgressSettings = Field(default_factory=EgressSettings)

@@ -13,7 +13,7 @@ import logging
 import re
 import sys
 
-CONTEXT_FIELDS = ("run_id", "workflow_id", "block", "attempt", "app")
+CONTEXT_FIELDS = ("run_id", "workflow_id", "install_id", "block", "attempt", "app")
 MASK = "[redacted]"
 SECRET_NAMES = re.compile(r"token|secret|password|passwd|api_?key|authorization|credential", re.I)
 SECRET_SHAPES = (

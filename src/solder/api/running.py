@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+from functools import partial
 from typing import Annotated, Any
 
 import jsonschema
@@ -44,6 +45,7 @@ def check_payload(body: dict[str, Any], data: dict[str, Any]) -> None:
 
 def _accept(
     conn: Connection,
+    *,
     env: str,
     kind: str,
     name: str,
@@ -85,7 +87,7 @@ def list_events(who: AnyCaller, services: ServicesDep) -> dict[str, Any]:
 def run_event(
     body: RunEvent, who: ServerCaller, services: ServicesDep, idempotency_key: IdempotencyKey = None
 ) -> dict[str, Any]:
-    with services.engine.begin() as conn:
+    with services.reader.connect() as conn:
         event = catalog.get_event(conn, who.env, body.event)
         check_payload(event.body, body.data)
         user = users.get(conn, who.env, body.user_id)
@@ -93,8 +95,10 @@ def run_event(
             (i.id, i.workflow_id, i.user_id, i.version_id)
             for i in installs.active_installs(conn, who.env, user.id, f"event:{event.name}")
         ]
-        created = _accept(conn, who.env, "custom", event.name, user.id, body.data, targets,
-                          idempotency_key)  # fmt: skip
+    created = services.ingest.run(
+        partial(_accept, env=who.env, kind="custom", name=event.name, user_id=user.id,
+                payload=body.data, targets=targets, idempotency_key=idempotency_key)
+    )  # fmt: skip
     if created:
         services.metrics.accepted("custom_event")
         services.dispatch.ready(created)
@@ -111,7 +115,7 @@ def run_workflow(
     ref = body.workflow_id or body.workflow_name
     if not ref:
         raise BadInput("workflowId: required (or workflowName)", field="workflowId")
-    with services.engine.begin() as conn:
+    with services.reader.connect() as conn:
         user = users.get(conn, who.env, body.user_id)
         wf = catalog.get_workflow(conn, who.env, ref)
         install = installs.get_install(conn, user.id, wf.id)
@@ -119,9 +123,11 @@ def run_workflow(
             raise BadInput("workflowId: this workflow is not started by a webhook trigger")
         if not install.active:
             raise Conflict("workflowId: this workflow is deactivated for the user")
-        targets = [(install.id, wf.id, user.id, install.version_id)]
-        created = _accept(conn, who.env, "webhook", wf.name, user.id, body.data, targets,
-                          idempotency_key)  # fmt: skip
+    targets = [(install.id, wf.id, user.id, install.version_id)]
+    created = services.ingest.run(
+        partial(_accept, env=who.env, kind="webhook", name=wf.name, user_id=user.id,
+                payload=body.data, targets=targets, idempotency_key=idempotency_key)
+    )  # fmt: skip
     if created:
         services.metrics.accepted("run_workflow")
         services.dispatch.ready(created)

@@ -153,6 +153,17 @@ class RunExecution:
             stored = runs.results_of(conn, [self.run_id])[self.run_id] if self.fence > 1 else []
         self.done = {r.block_id: r for r in stored}
         wf = released(run.version_id, run.definition)
+        if self.fence > self.services.settings.engine.max_claims:
+            error = {
+                "message": f"the run was taken {self.fence - 1} times without finishing (a "
+                "worker crashing on it each time?); it is failed so it blocks nothing else",
+                "block": None,
+            }
+            self._commit(partial(runs.finish, run_id=self.run_id, fence=self.fence,
+                                 status="failed", error=error), renew=False)  # fmt: skip
+            log.error("run failed as poison after %d claims", self.fence - 1,
+                      extra={"run_id": self.run_id})  # fmt: skip
+            return "failed"
         if run.install_id is None:
             error = {"message": "the workflow was uninstalled before the run", "block": None}
             self._commit(partial(runs.finish, run_id=self.run_id, fence=self.fence,
@@ -396,7 +407,8 @@ class RunExecution:
         cfg = self.services.settings.engine
         message = exc.message if isinstance(exc, SolderError) else f"{type(exc).__name__}: {exc}"
         retryable = isinstance(exc, RetryableError) or not isinstance(exc, StepError)
-        extra = {"run_id": self.run_id, "block": block.key, "attempt": attempt}
+        extra = {"run_id": self.run_id, "block": block.key, "attempt": attempt,
+                 "install_id": self.install.id}  # fmt: skip
         if retryable and attempt < cfg.max_attempts:
             retry_after = exc.retry_after if isinstance(exc, RetryableError) else None
             delay = backoff(self.services, attempt, retry_after)

@@ -17,6 +17,7 @@ from solder.runtime.metrics import Metrics
 from solder.security import egress, signing
 from solder.security.crypto import KeyRing
 from solder.store import accounts, migrate
+from solder.store.batch import GroupCommit
 from solder.store.db import is_sqlite, make_engine, reader
 
 
@@ -36,9 +37,12 @@ class Services:
     wakeup: threading.Event = field(default_factory=threading.Event)
     metrics: Metrics = field(default_factory=Metrics)
     dispatch: Dispatcher = field(init=False)
+    ingest: GroupCommit = field(init=False)
+    """Stores accepted events: many requests' inserts share one commit."""
 
     def __post_init__(self) -> None:
         self.dispatch = LocalDispatcher(self.wakeup)
+        self.ingest = GroupCommit(self.engine)
 
     @property
     def reader(self) -> Engine:
@@ -56,6 +60,7 @@ class Services:
         )
 
     def close(self) -> None:
+        self.ingest.close()
         self.dispatch.close()
         self.http.close()
         self.egress.close()
