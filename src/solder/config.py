@@ -23,6 +23,9 @@ class EngineSettings(BaseModel):
     code_timeout_ms: int = Field(default=1000, ge=1, description="time limit of a code block")
     code_memory_mb: int = Field(default=32, ge=1, description="memory limit of a code block")
     iterate_max: int = Field(default=1000, ge=1, description="most items an iterate block runs")
+    reconcile_every: float = Field(
+        default=3600.0, gt=0, description="seconds between checks of apps' webhooks"
+    )
     max_claims: int = Field(
         default=100,
         ge=2,

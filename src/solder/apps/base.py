@@ -61,6 +61,13 @@ class WebhookTrigger:
     event_id: Callable[[Mapping[str, Any]], str | None]
     matches: Callable[[Mapping[str, Any]], bool]
     enrich: Callable[[AppContext, Mapping[str, Any]], dict[str, Any]]
+    status: Callable[[AppContext, Mapping[str, Any]], str] | None = None
+    """The app's view of a stored subscription: "active", "inactive" or "missing"."""
+    reactivate: Callable[[AppContext, Mapping[str, Any]], None] | None = None
+    hooks: Callable[[AppContext], list[tuple[str, str]]] | None = None
+    """Every hook of the account as (hook id, destination), to find orphans."""
+    drop: Callable[[AppContext, str], None] | None = None
+    """Delete one hook by id (an orphan)."""
 
 
 @dataclass(frozen=True)

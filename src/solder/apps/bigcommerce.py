@@ -21,7 +21,7 @@ from solder.apps.base import (
     Subscription,
     WebhookTrigger,
 )
-from solder.apps.http import json_body, send
+from solder.apps.http import check, json_body, send
 from solder.errors import FatalError, ReconnectNeeded
 
 SECRET_HEADER = "X-Solder-Hook-Secret"  # noqa: S105 - a header name, not a secret
@@ -74,6 +74,43 @@ def _unsubscribe(ctx: AppContext, state: Mapping[str, Any]) -> None:
         send(ctx.client, "DELETE", url, "bigcommerce delete webhook", headers=_headers(ctx))
 
 
+def _hook_status(ctx: AppContext, state: Mapping[str, Any]) -> str:
+    hook_id = state.get("hookId")
+    if hook_id is None:
+        return "missing"
+    url = _store_url(ctx, f"/v3/hooks/{hook_id}")
+    resp = ctx.client.get(url, headers=_headers(ctx))
+    if resp.status_code == 404:
+        return "missing"
+    hook = json_body(check(resp, "bigcommerce get webhook"), "bigcommerce get webhook")
+    return "active" if hook.get("data", {}).get("is_active") else "inactive"
+
+
+def _reactivate(ctx: AppContext, state: Mapping[str, Any]) -> None:
+    url = _store_url(ctx, f"/v3/hooks/{state['hookId']}")
+    send(ctx.client, "PUT", url, "bigcommerce reactivate webhook", headers=_headers(ctx),
+         json={"is_active": True})  # fmt: skip
+
+
+def _list_hooks(ctx: AppContext) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    page = 1
+    while True:
+        what = "bigcommerce list webhooks"
+        resp = send(ctx.client, "GET", _store_url(ctx, "/v3/hooks"), what,
+                    params={"page": page, "limit": 250}, headers=_headers(ctx))  # fmt: skip
+        body = json_body(resp, what)
+        found += [(str(h["id"]), str(h.get("destination", ""))) for h in body.get("data", [])]
+        pages = body.get("meta", {}).get("pagination", {}).get("total_pages", 1)
+        if page >= pages:
+            return found
+        page += 1
+
+
+def _drop_hook(ctx: AppContext, hook_id: str) -> None:
+    _unsubscribe(ctx, {"hookId": hook_id})
+
+
 def _order_created_enrich(ctx: AppContext, payload: Mapping[str, Any]) -> dict[str, Any]:
     data = payload.get("data")
     order_id = data.get("id") if isinstance(data, Mapping) else None
@@ -94,6 +131,10 @@ order_created = WebhookTrigger(
     event_id=lambda p: str(p["hash"]) if p.get("hash") else None,
     matches=lambda p: p.get("scope") == "store/order/created",
     enrich=_order_created_enrich,
+    status=_hook_status,
+    reactivate=_reactivate,
+    hooks=_list_hooks,
+    drop=_drop_hook,
 )
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
 
-from solder.engine import errorstream, triggers
+from solder.engine import errorstream, reconcile, triggers
 from solder.engine.runner import RunExecution
 from solder.runtime.services import Services
 from solder.store import runs
@@ -54,6 +54,7 @@ class WorkerPool:
         )
         self._taken = threading.Event()
         self._last_purge: float | None = None  # monotonic time; None: not yet this process
+        self._last_reconcile: float | None = None
 
     def start(self) -> None:
         if self.services.embedded:
@@ -166,6 +167,7 @@ class WorkerPool:
                 ("triggers", partial(triggers.run_due, self.services)),
                 ("error stream", partial(errorstream.deliver_due, self.services)),
             ]
+            tasks.append(("webhook reconciliation", self._reconcile))
         if self.sweeper is not None:
             tasks.append(("sweeper", self.sweeper))
         while not self._stop.is_set():
@@ -177,6 +179,17 @@ class WorkerPool:
                     log.exception("background task %s failed", name)
             if not busy:
                 self._stop.wait(poll)
+
+    def _reconcile(self) -> int:
+        now = time.monotonic()
+        every = self.services.settings.engine.reconcile_every
+        if self._last_reconcile is not None and now - self._last_reconcile < every:
+            return 0
+        self._last_reconcile = now
+        done = reconcile.reconcile(self.services)
+        if any(done[k] for k in ("remade", "reactivated", "orphans", "errors")):
+            log.info("webhook reconciliation: %s", done)
+        return 0
 
     def _housekeeping(self) -> int:
         now = time.monotonic()

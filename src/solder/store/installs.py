@@ -205,3 +205,15 @@ def active_installs(conn: Connection, env: str, user_id: str, trigger_key: str) 
         workflow_installs.c.active.is_(True),
     )
     return list(conn.execute(q))
+
+
+def subscribed_installs(conn: Connection, app: str) -> list[Any]:
+    """Active installed copies whose trigger is one of ``app``'s events (webhook or poll)."""
+    return list(
+        conn.execute(
+            select(workflow_installs).where(
+                workflow_installs.c.active.is_(True),
+                workflow_installs.c.trigger_key.like(f"app:{app}:%"),
+            )
+        )
+    )
