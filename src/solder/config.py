@@ -68,6 +68,13 @@ class Settings(BaseSettings):
         description="the scaled-out tier's broker (amqp://... or redis://...); when set, "
         "solder serve runs the API only and solder worker processes run the workflows",
     )
+    database_pool_size: int = Field(
+        default=10,
+        ge=1,
+        le=200,
+        description="database connections per process (and as many "
+        "again for bursts); keep it above engine.workers",
+    )
     broker_queue: str = Field(
         default="solder.runs",
         min_length=1,

@@ -46,7 +46,8 @@ def test_reconciliation_remakes_reactivates_and_removes_orphans(
     assert 999 not in store.hooks
     assert 1000 in store.hooks
     ours = [h for h in store.hooks.values() if h["destination"].startswith(server.url)]
-    assert len(ours) == 2 and all(h["is_active"] for h in ours)
+    assert len(ours) == 2
+    assert all(h["is_active"] for h in ours)
 
     # the re-made hook works: a new order runs both users' workflows
     before = len(httpx2.get(f"{receiver_url}/_received").json()["data"])

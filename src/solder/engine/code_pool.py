@@ -63,7 +63,6 @@ class Pool:
         if size < 1:
             raise ValueError("a pool needs at least one process")
         self.size = size
-        self.pid = os.getpid()
         self._lock = threading.Lock()
         self._closed = False
         self._children: set[_Child] = set()
@@ -142,18 +141,29 @@ class Pool:
                 return self._idle.popleft()
             waiter = _Waiter()
             self._waiters.append(waiter)
-        if not waiter.event.wait(wait):
-            with self._lock:
-                if not waiter.event.is_set():
-                    self._waiters.remove(waiter)
-                    raise RetryableError(
-                        f"code: waited {wait * 1000:.0f} ms for a sandbox process; all "
-                        f"{self.size} were busy with other code blocks",
-                        field="code",
-                    )
+        try:
+            waiter.event.wait(wait)
+        except BaseException:  # interrupted: a slot handed over meanwhile must not be lost
+            if not self._leave(waiter):
+                self._give(waiter.slot)
+            raise
+        if self._leave(waiter):
+            raise RetryableError(
+                f"code: waited {wait * 1000:.0f} ms for a sandbox process; all "
+                f"{self.size} were busy with other code blocks",
+                field="code",
+            )
         if waiter.closed:
             raise RetryableError("code: the sandbox pool is shut down", field="code")
         return waiter.slot
+
+    def _leave(self, waiter: _Waiter) -> bool:
+        """Take ``waiter`` out of the queue unless it was served; whether it was taken out."""
+        with self._lock:
+            if waiter.event.is_set():
+                return False
+            self._waiters.remove(waiter)
+            return True
 
     def _give(self, slot: _Child | None) -> None:
         """Hand a slot to the longest waiter, or put it back (at the end: the child that just
@@ -308,11 +318,16 @@ def _pipe(stream: IO[bytes] | None) -> IO[bytes]:
     return stream
 
 
+_PASSED = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR", "VIRTUAL_ENV")
+
+
 def _child_env() -> dict[str, str]:
-    """This environment, with the directory this ``solder`` came from first on the path, so
-    the child imports the same code whatever the worker's working directory is."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (_ROOT, env.get("PYTHONPATH")) if p)
+    """A bare environment: none of the worker's settings (database URL, keys, broker) reach
+    the process that runs user code. The directory this ``solder`` came from is first on the
+    path, so the child imports the same code whatever the worker's working directory is."""
+    env = {name: os.environ[name] for name in _PASSED if name in os.environ}
+    extra = os.environ.get("PYTHONPATH")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (_ROOT, extra) if p)
     return env
 
 

@@ -224,13 +224,18 @@ def handle(box: Sandbox, request: dict[str, Any]) -> dict[str, Any]:
 def serve(requests: int, replies: int) -> None:
     """Answer requests until the parent closes the pipe."""
     box = Sandbox()
+    fenced = 0
     _send(replies, {"ready": os.getpid()})
     while (frame := _receive(requests)) is not None:
         request = json.loads(frame)
-        _fence(request["memory_bytes"])
+        if request["memory_bytes"] != fenced:
+            fenced = _fence(request["memory_bytes"])
         _send(replies, handle(box, request))
-        box.close()  # freed here, after the reply, and replaced by an untouched runtime
+        # Off the caller's path: free this runtime, make the next one, move the fence to
+        # the size the process has now.
+        box.close()
         box = Sandbox()
+        _fence(fenced)
 
 
 def main() -> None:
@@ -247,18 +252,20 @@ def main() -> None:
     serve(requests, replies)
 
 
-def _fence(memory_bytes: int) -> None:
-    """Cap the address space at its current size plus ``2 * memory_bytes + ADDRESS_HEADROOM``."""
+def _fence(memory_bytes: int) -> int:
+    """Cap the address space at its current size plus ``2 * memory_bytes + ADDRESS_HEADROOM``;
+    returns ``memory_bytes``."""
     try:
         with open("/proc/self/statm", "rb") as statm:
             size = int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
     except OSError:  # pragma: no cover - not Linux: QuickJS's limit is the only fence
-        return
+        return memory_bytes
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     limit = size + 2 * memory_bytes + ADDRESS_HEADROOM
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    return memory_bytes
 
 
 def _receive(fd: int) -> bytes | None:

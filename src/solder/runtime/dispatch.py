@@ -28,9 +28,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("solder.dispatch")
 
 RUN_TASK = "solder.run"
-LONGEST_ETA = timedelta(hours=1)
-"""Runs due later than this are not sent with an ETA (the broker would hold the message);
-the sweeper sends them when they come due."""
+LONGEST_ETA = timedelta(minutes=10)
+"""Runs due later than this are not sent with an ETA: a worker holds an ETA message
+unacknowledged until it is due, and RabbitMQ closes a channel that holds one past its
+``consumer_timeout`` (30 minutes by default). The sweeper sends them when they come due."""
 
 
 class Dispatcher(Protocol):

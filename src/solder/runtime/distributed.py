@@ -157,6 +157,10 @@ def run_worker(settings: Settings, *, concurrency: int | None = None) -> None:
     logs.setup(json_output=settings.log_json)
     if settings.broker_url is None:
         raise SystemExit("solder worker needs SOLDER_BROKER_URL (e.g. amqp://guest:guest@host//)")
+    if settings.database_url.startswith("sqlite"):
+        raise SystemExit(
+            "solder worker needs a shared store: set SOLDER_DATABASE_URL to PostgreSQL"
+        )
     services = services_mod.build(settings)
     app = attach(services)
     execute = RunTask(services)

@@ -74,7 +74,7 @@ def key_ring(settings: Settings) -> KeyRing:
 
 
 def build(settings: Settings, *, public_url: str | None = None, upgrade: bool = True) -> Services:
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, pool_size=settings.database_pool_size)
     if upgrade:
         migrate.upgrade(engine)
     ring = key_ring(settings)
