@@ -329,3 +329,13 @@ def broker_queue() -> Iterator[str]:
                 conn.default_channel.queue_delete(name)
         except Exception:
             pass
+
+
+def broker_consumers(queue: str) -> int:
+    """How many consumers (``solder worker`` processes) listen on ``queue`` now."""
+    try:
+        with Connection(BROKER, connect_timeout=5) as conn:
+            _, _, consumers = conn.default_channel.queue_declare(queue=queue, passive=True)
+            return int(consumers)
+    except Exception:  # the queue does not exist yet: no worker declared it
+        return 0
