@@ -235,3 +235,29 @@ def test_context_must_be_plain_json() -> None:
     with pytest.raises(TypeError, match="JSON values only"):
         render("{{ trigger.when }}", {"trigger": {"when": object()}})
     assert render("no mapping here", {"trigger": object()}) == "no mapping here"
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ trigger.__class__ }}",
+        "{{ trigger.keys }}",
+        '{{ $lookup(trigger, "__class__") }}',
+        "{{ $string.__globals__ }}",
+        '{{ $eval("trigger.__dict__") }}',
+        "{{ trigger.a.__class__.__mro__ }}",
+        '{{ $lookup($string, "__code__") }}',
+    ],
+)
+def test_expressions_cannot_reach_python_objects(template: str) -> None:
+    """Paths name JSON keys only: Python attributes of values and functions are not there."""
+    assert render(template, {"trigger": {"a": 1}}) is None
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["{{ $eval(\"import('os')\") }}", '{{ $open("/etc/passwd") }}', '{{ $fetch("http://x") }}'],
+)
+def test_expressions_have_no_imports_files_or_network(template: str) -> None:
+    with pytest.raises(FatalError):
+        render(template, {"trigger": {}})
