@@ -15,8 +15,8 @@ failing block is retried with exponential backoff and jitter when the failure ma
 Commits are the cost that matters (each one is an fsync), so a step is written once, when it
 ends, and the results of steps without side effects (triggers, logic, formatters, code) ride
 along with the next commit: if the process dies before it, re-running them is harmless. The
-result of a step with side effects is committed before the run moves on, so it never runs
-twice after it finished; the last step's result commits together with the run's end.
+result of a step with side effects is committed before the next step starts (or with the
+run's end, for the last one), so it never runs twice after it finished.
 
 ``delay`` and ``stop`` end this attempt: a delay commits its step and puts the run back in the
 queue, due when the delay is over (no worker waits); a stop finishes the run.
@@ -144,6 +144,9 @@ class RunExecution:
         self.position = 0
         self.done: dict[str, Any] = {}
         self.inputs: dict[str, dict[str, Any]] = {}  # mapped inputs of this attempt's steps
+        # a step with side effects finished and its result is not committed yet: it is, before
+        # the next step starts (or with the run's end), so a finished effect never runs again
+        self.unsaved_effect = False
 
     def execute(self) -> str:
         """Run what is left of the run; return its status after this attempt."""
@@ -285,7 +288,7 @@ class RunExecution:
             self._stop(block, done, output)
         self.pending.append(done)
         if has_side_effects(block):
-            self._commit()
+            self.unsaved_effect = True
         return output
 
     def _run(self, block: AnyBlock, inp: dict[str, Any], scope: Scope, context: Any) -> Any:
@@ -397,10 +400,12 @@ class RunExecution:
             for write in [*self.pending, *writes]:
                 write(conn)
         self.pending.clear()
+        self.unsaved_effect = False
         self.renewed = time.monotonic()
 
     def _keep_lease(self) -> None:
-        if time.monotonic() - self.renewed > self.lease.total_seconds() / 3:
+        """Before a step runs: commit a finished side effect, and renew an aging lease."""
+        if self.unsaved_effect or time.monotonic() - self.renewed > self.lease.total_seconds() / 3:
             self._commit()
 
     def _failed(self, block: AnyBlock, attempt: int, exc: Exception, record: Any) -> str:
