@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from solder.store.tables import (
@@ -29,7 +29,7 @@ from solder.store.tables import (
     workflow_installs,
     workflow_versions,
 )
-from solder.store.types import new_id, utcnow
+from solder.store.types import UTCDateTime, new_id, utcnow
 
 TERMINAL = ("succeeded", "failed")
 
@@ -124,20 +124,62 @@ def claimable(conn: Connection, now: datetime, limit: int) -> list[Any]:
     return list(conn.execute(q))
 
 
+# The statements a worker runs for every run, built once: building and hashing a statement
+# per call cost more than executing it (SQLAlchemy then reuses the compiled form).
+_CLAIM = (
+    update(runs)
+    .where(
+        runs.c.id == bindparam("b_id"),
+        runs.c.fence == bindparam("b_fence"),
+        runs.c.status.not_in(TERMINAL),
+    )
+    .values(
+        status="running",
+        lease_owner=bindparam("b_owner"),
+        lease_expires_at=bindparam("b_until"),
+        fence=bindparam("b_next"),
+        started_at=func.coalesce(runs.c.started_at, bindparam("b_now", type_=UTCDateTime())),
+    )
+)
+_FENCED = (runs.c.id == bindparam("b_id"), runs.c.fence == bindparam("b_fence"))
+_RENEW = update(runs).where(*_FENCED).values(lease_expires_at=bindparam("b_until"))
+_FINISH = (
+    update(runs)
+    .where(*_FENCED)
+    .values(
+        status=bindparam("b_status"),
+        error=bindparam("b_error", type_=runs.c.error.type),
+        finished_at=bindparam("b_at"),
+        lease_expires_at=None,  # the owner stays: which process ran it last
+    )
+)
+_RESULT_INSERT = insert(block_results)
+_RESULT_UPDATE = (
+    update(block_results)
+    .where(
+        block_results.c.run_id == bindparam("b_run"),
+        block_results.c.block_id == bindparam("b_block"),
+    )
+    .values(
+        status=bindparam("b_status"),
+        input=bindparam("b_input", type_=block_results.c.input.type),
+        output=bindparam("b_output", type_=block_results.c.output.type),
+        error=bindparam("b_error"),
+        attempts=bindparam("b_attempts"),
+        started_at=bindparam("b_started"),
+        finished_at=bindparam("b_finished"),
+    )
+)
+
+
 def claim(conn: Connection, run_id: str, fence: int, owner: str, lease: timedelta) -> int | None:
     """Take the run if nobody took it since we read ``fence``; return the new fence."""
     now = utcnow()
     result = conn.execute(
-        update(runs)
-        .where(runs.c.id == run_id, runs.c.fence == fence, runs.c.status.not_in(TERMINAL))
-        .values(
-            status="running",
-            lease_owner=owner,
-            lease_expires_at=now + lease,
-            fence=fence + 1,
-            started_at=func.coalesce(runs.c.started_at, now),
-        )
-    )
+        _CLAIM,
+        {"b_id": run_id, "b_fence": fence, "b_owner": owner, "b_until": now + lease,
+         "b_next": fence + 1, "b_now": now},
+    )  # fmt: skip
     return fence + 1 if result.rowcount == 1 else None
 
 
@@ -169,19 +211,16 @@ def _fenced(conn: Connection, run_id: str, fence: int, **values: Any) -> None:
 
 
 def renew(conn: Connection, run_id: str, fence: int, lease: timedelta) -> None:
-    _fenced(conn, run_id, fence, lease_expires_at=utcnow() + lease)
+    params = {"b_id": run_id, "b_fence": fence, "b_until": utcnow() + lease}
+    if conn.execute(_RENEW, params).rowcount != 1:
+        raise LeaseLost(run_id)
 
 
 def finish(conn: Connection, run_id: str, fence: int, status: str, error: Any = None) -> None:
-    _fenced(
-        conn,
-        run_id,
-        fence,
-        status=status,
-        error=error,
-        finished_at=utcnow(),
-        lease_expires_at=None,  # the owner stays: which process ran it last
-    )
+    params = {"b_id": run_id, "b_fence": fence, "b_status": status, "b_error": error,
+              "b_at": utcnow()}  # fmt: skip
+    if conn.execute(_FINISH, params).rowcount != 1:
+        raise LeaseLost(run_id)
 
 
 def retry_later(conn: Connection, run_id: str, fence: int, at: datetime, attempt: int) -> None:
@@ -279,33 +318,33 @@ def record_block(
     first: bool = False,
 ) -> None:
     """Store the outcome of one attempt of a block (insert the first time, then update)."""
-    values = {
-        "status": status,
-        "input": inp,
-        "output": output,
-        "error": error,
-        "attempts": attempt,
-        "started_at": started_at,
-        "finished_at": utcnow(),
-    }
+    finished = utcnow()
     if not first:
         updated = conn.execute(
-            update(block_results)
-            .where(block_results.c.run_id == run_id, block_results.c.block_id == block["id"])
-            .values(**values)
-        )
+            _RESULT_UPDATE,
+            {"b_run": run_id, "b_block": block["id"], "b_status": status, "b_input": inp,
+             "b_output": output, "b_error": error, "b_attempts": attempt,
+             "b_started": started_at, "b_finished": finished},
+        )  # fmt: skip
         if updated.rowcount:
             return
     conn.execute(
-        insert(block_results).values(
-            id=new_id(),
-            run_id=run_id,
-            block_id=block["id"],
-            block_name=block.get("name") or block["key"],
-            block_type=block["type"],
-            position=position,
-            **values,
-        )
+        _RESULT_INSERT,
+        {
+            "id": new_id(),
+            "run_id": run_id,
+            "block_id": block["id"],
+            "block_name": block.get("name") or block["key"],
+            "block_type": block["type"],
+            "position": position,
+            "status": status,
+            "input": inp,
+            "output": output,
+            "error": error,
+            "attempts": attempt,
+            "started_at": started_at,
+            "finished_at": finished,
+        },
     )
 
 
