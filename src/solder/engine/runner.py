@@ -148,6 +148,10 @@ class RunExecution:
         # the next step starts (or with the run's end), so a finished effect never runs again
         self.unsaved_effect = False
 
+    @property
+    def lease_seconds(self) -> float:
+        return self.lease.total_seconds()
+
     def execute(self) -> str:
         """Run what is left of the run; return its status after this attempt."""
         with self.services.reader.connect() as conn:
@@ -274,7 +278,8 @@ class RunExecution:
                 raise FatalError(f"block {block.key}: {exc.message}", field=exc.field) from exc
             assert isinstance(rendered, dict)
             inp = {**config, **rendered}
-            output = self._run(block, inp, scope, context)
+            with self.services.heartbeat.hold(self):
+                output = self._run(block, inp, scope, context)
         except Exception as exc:  # noqa: BLE001 - the step boundary: every failure is recorded
             status = self._failed(block, attempt, exc, partial(record, inp=inp))
             self._measure(block, "retrying" if status == "queued" else "failed", began)

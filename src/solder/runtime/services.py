@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from solder.apps.base import App, AppContext
 from solder.apps.registry import APPS
 from solder.config import Settings
+from solder.engine.heartbeat import Heartbeat
 from solder.runtime.dispatch import Dispatcher, LocalDispatcher
 from solder.runtime.metrics import Metrics
 from solder.security import egress, signing
@@ -38,11 +39,14 @@ class Services:
     metrics: Metrics = field(default_factory=Metrics)
     dispatch: Dispatcher = field(init=False)
     ingest: GroupCommit = field(init=False)
+    heartbeat: Heartbeat = field(init=False)
+    """Renews the leases of runs whose step is still working."""
     """Stores accepted events: many requests' inserts share one commit."""
 
     def __post_init__(self) -> None:
         self.dispatch = LocalDispatcher(self.wakeup)
         self.ingest = GroupCommit(self.engine)
+        self.heartbeat = Heartbeat(self.engine)
 
     @property
     def reader(self) -> Engine:
