@@ -9,7 +9,6 @@ directly afterwards, so "nothing lost, nothing finished twice" is checked agains
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -17,74 +16,40 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kombu import Connection
 from sqlalchemy import create_engine, text
 
 from tests.eventflow import StreamBlock, fire, install_flow, write_flow
 from tests.flows import wait_until
 from tests.processes import (
+    BROKER,
     SlowReceiver,
     Solder,
     all_runs,
+    broker_queue,
     client,
     finished_stream_blocks,
+    fresh_postgres,
     stored_counts,
 )
 from tests.servers import run_asgi
 
 pytestmark = pytest.mark.e2e
 
-POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-BROKER = "amqp://guest:guest@127.0.0.1:5672//"
 BLOCK = StreamBlock("record-parcel", "0d5e7a10-0000-4000-8000-0000000000c1", "")
-
-
-def _unavailable(message: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 @pytest.fixture
 def database() -> Iterator[str]:
     if os.environ.get("SOLDER_TEST_DATABASE_URL"):
         pytest.skip("runs once, in the first pass (it always uses PostgreSQL)")
-    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
-    name = "solder_scale_" + secrets.token_hex(4)
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:
-        admin.dispose()
-        _unavailable(
-            f"PostgreSQL is not reachable ({type(exc).__name__}); start it with: "
-            "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
-        )
-    try:
-        yield POSTGRES.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_postgres() as url:
+        yield url
 
 
 @pytest.fixture
 def queue() -> Iterator[str]:
-    name = "solder.test." + secrets.token_hex(4)
-    try:
-        with Connection(BROKER, connect_timeout=5) as conn:
-            conn.ensure_connection(max_retries=1)
-    except Exception as exc:
-        _unavailable(
-            f"RabbitMQ is not reachable at 127.0.0.1:5672 ({type(exc).__name__}); start it "
-            "with: rabbitmq-server -detached"
-        )
-    yield name
-    try:
-        with Connection(BROKER, connect_timeout=5) as conn:
-            conn.default_channel.queue_delete(name)
-    except Exception:
-        pass
+    with broker_queue() as name:
+        yield name
 
 
 @pytest.fixture
