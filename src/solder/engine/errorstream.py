@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from solder.apps import http
+from solder.engine.outbound import alloy_headers
 from solder.errors import SolderError
 from solder.runtime.metrics import DeliveryOutcome
 from solder.runtime.services import Services
@@ -100,15 +101,15 @@ def deliver_due(services: Services, now: datetime | None = None, limit: int = 50
 def _post(services: Services, url: str, payload: dict[str, Any]) -> str | None:
     """POST one notice; return None when the webhook took it, else why not."""
     body = json.dumps(payload, separators=(",", ":")).encode()
-    headers = {
-        "Content-Type": "application/json",
-        "X-Alloy-WorkflowId": str(payload.get("workflowId", "")),
-        "X-Alloy-UserId": str(payload.get("userId", "")),
-        "X-Alloy-BlockName": str(payload.get("block") or ""),
-        "X-Alloy-BlockType": str(payload.get("blockType") or ""),
-        "X-Alloy-ExecutionUuid": str(payload.get("executionId", "")),
-        signing.SIGNATURE_HEADER: signing.sign(services.signing_key, "POST", url, body),
-    }
+    headers = alloy_headers(
+        str(payload.get("workflowId", "")),
+        str(payload.get("userId", "")),
+        str(payload.get("block") or ""),
+        str(payload.get("blockType") or ""),
+        str(payload.get("executionId", "")),
+    )
+    headers["Content-Type"] = "application/json"
+    headers[signing.SIGNATURE_HEADER] = signing.sign(services.signing_key, "POST", url, body)
     try:
         http.send(services.egress, "POST", url, "error stream", content=body, headers=headers)
     except SolderError as exc:

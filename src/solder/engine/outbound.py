@@ -24,14 +24,23 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 MAX_RESPONSE_TEXT = 100_000
 
 
-def identity_headers(call: BlockCall) -> dict[str, str]:
+def alloy_headers(
+    workflow_id: str, user_id: str, block_name: str, block_type: str, execution_id: str
+) -> dict[str, str]:
+    """The identifying headers of every request Solder sends for a run (the api surface's)."""
     return {
-        "X-Alloy-WorkflowId": call.workflow_id,
-        "X-Alloy-UserId": call.user_id,
-        "X-Alloy-BlockName": call.block.name or call.block.key,
-        "X-Alloy-BlockType": call.block.type,
-        "X-Alloy-ExecutionUuid": call.run_id,
+        "X-Alloy-WorkflowId": workflow_id,
+        "X-Alloy-UserId": user_id,
+        "X-Alloy-BlockName": block_name,
+        "X-Alloy-BlockType": block_type,
+        "X-Alloy-ExecutionUuid": execution_id,
     }
+
+
+def identity_headers(call: BlockCall) -> dict[str, str]:
+    block = call.block
+    return alloy_headers(call.workflow_id, call.user_id, block.name or block.key, block.type,
+                         call.run_id)  # fmt: skip
 
 
 def _url(inp: dict[str, Any]) -> str:
