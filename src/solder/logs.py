@@ -13,6 +13,7 @@ import logging
 import re
 import sys
 
+QUIET_LIBRARIES = ("httpx2", "httpx", "httpcore2", "httpcore")
 CONTEXT_FIELDS = ("run_id", "workflow_id", "install_id", "block", "attempt", "app")
 MASK = "[redacted]"
 SECRET_NAMES = re.compile(r"token|secret|password|passwd|api_?key|authorization|credential", re.I)
@@ -91,3 +92,7 @@ def setup(*, json_output: bool = False, level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # The HTTP client logs every request at INFO: one line per outbound call (with its URL)
+    # is noise at this volume, and the run's block results already record each call.
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import Column, Connection, Engine, Integer, MetaData, Table, insert, select, update
 
-from solder.store import migrate, runs
-from solder.store.db import is_sqlite, make_engine
+from solder.store import runs
+from solder.store.db import is_sqlite
 from solder.store.tables import integrations, users, workflow_versions, workflows
 from solder.store.types import new_id, utcnow
 
@@ -36,14 +36,6 @@ counters = Table(
     Column("id", Integer, primary_key=True),
     Column("n", Integer, nullable=False),
 )
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    built = make_engine(database_url, pool_size=THREADS)
-    migrate.upgrade(built)
-    yield built
-    built.dispose()
 
 
 def race(count: int, work: Callable[[int], T]) -> list[T]:

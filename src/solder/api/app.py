@@ -23,6 +23,7 @@ from solder.api import (
     users,
     workflows,
 )
+from solder.api.hotpath import HotPath
 from solder.api.limits import BodyLimit
 from solder.api.versioning import VersionPrefix
 from solder.engine.worker import WorkerPool
@@ -68,6 +69,7 @@ def create_app(services: Services, *, workers: bool = True) -> FastAPI:
 
     static = Path(__file__).parent / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
+    app.add_middleware(HotPath, routes={("POST", "/run/event"): running.run_event})
     app.add_middleware(VersionPrefix)
     app.add_middleware(BodyLimit, max_bytes=services.settings.max_body_bytes)
     return app

@@ -40,15 +40,28 @@ def validation_message(exc: RequestValidationError) -> tuple[int, str]:
     return 422, "; ".join(messages)
 
 
+def answer(exc: Exception) -> tuple[int, str]:
+    """The status and message of the error response to ``exc``, whoever raised it."""
+    if isinstance(exc, SolderError):
+        return (502 if isinstance(exc, StepError) else exc.status), exc.message
+    if isinstance(exc, RequestValidationError):
+        return validation_message(exc)
+    if isinstance(exc, DataError):
+        # The database refused a value the caller sent (a NUL in a path or query parameter,
+        # a number out of range): bad input, not a server fault.
+        log.warning("database refused a value: %s", str(exc.orig).splitlines()[0])
+        return 422, "request: a value in it cannot be stored (NUL character or number out of range)"
+    log.exception("unhandled error", exc_info=exc)
+    return 500, "internal error"
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(SolderError)
-    async def solder_error(_: Request, exc: SolderError) -> JSONResponse:
-        status = 502 if isinstance(exc, StepError) else exc.status
-        return JSONResponse({"message": exc.message}, status_code=status)
-
     @app.exception_handler(RequestValidationError)
-    async def bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        status, message = validation_message(exc)
+    @app.exception_handler(DataError)
+    @app.exception_handler(Exception)
+    async def error(_: Request, exc: Exception) -> JSONResponse:
+        status, message = answer(exc)
         return JSONResponse({"message": message}, status_code=status)
 
     @app.exception_handler(HTTPException)
@@ -57,16 +70,3 @@ def install(app: FastAPI) -> None:
         return JSONResponse(
             {"message": str(message)}, status_code=exc.status_code, headers=exc.headers
         )
-
-    @app.exception_handler(DataError)
-    async def unstorable(_: Request, exc: DataError) -> JSONResponse:
-        # The database refused a value the caller sent (a NUL in a path or query parameter,
-        # a number out of range): bad input, not a server fault.
-        log.warning("database refused a value: %s", str(exc.orig).splitlines()[0])
-        message = "request: a value in it cannot be stored (NUL character or number out of range)"
-        return JSONResponse({"message": message}, status_code=422)
-
-    @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", exc_info=exc)
-        return JSONResponse({"message": "internal error"}, status_code=500)

@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
+from datetime import timedelta
 from functools import partial
 from typing import Annotated, Any
 
 import jsonschema
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 from sqlalchemy import Connection
 
-from solder.api.auth import AnyCaller, Caller, ServerCaller, ServicesDep, UserQuery, scoped_user
+from solder.api.auth import (
+    AnyCaller,
+    Caller,
+    ServerCaller,
+    ServicesDep,
+    UserQuery,
+    caller,
+    scoped_user,
+    server_caller,
+    services_of,
+)
 from solder.api.executions import execution_view
 from solder.api.schemas import RunEvent, RunWorkflow
 from solder.engine.definitions import sample_to_schema
-from solder.errors import BadInput, Conflict
+from solder.errors import BadInput, Conflict, SolderError
 from solder.store import catalog, installs, runs, users
 from solder.store.types import iso
 
@@ -29,7 +44,7 @@ def _validator(sample: str) -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(sample_to_schema(json.loads(sample)))
 
 
-def check_payload(body: dict[str, Any], data: dict[str, Any]) -> None:
+def check_payload(body: Any, data: Any) -> None:
     """422 naming the first field of ``data`` that does not fit the event's sample ``body``."""
     validator = _validator(json.dumps(body))
     problems = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
@@ -83,26 +98,65 @@ def list_events(who: AnyCaller, services: ServicesDep) -> dict[str, Any]:
     return {"data": [{"name": r.name, "description": r.description, "body": r.body} for r in rows]}
 
 
-@router.post("/run/event")
-def run_event(
-    body: RunEvent, who: ServerCaller, services: ServicesDep, idempotency_key: IdempotencyKey = None
-) -> dict[str, Any]:
-    with services.reader.connect() as conn:
-        event = catalog.get_event(conn, who.env, body.event)
-        check_payload(event.body, body.data)
-        user = users.get(conn, who.env, body.user_id)
-        targets = [
-            (i.id, i.workflow_id, i.user_id, i.version_id)
-            for i in installs.active_installs(conn, who.env, user.id, f"event:{event.name}")
-        ]
-    created = services.ingest.run(
-        partial(_accept, env=who.env, kind="custom", name=event.name, user_id=user.id,
-                payload=body.data, targets=targets, idempotency_key=idempotency_key)
-    )  # fmt: skip
-    if created:
+async def _json_body(request: Request, model: type[RunEvent]) -> RunEvent:
+    """The request body as ``model``, refused the way FastAPI refuses a declared body."""
+    raw = await request.body()
+    if not raw.strip():
+        raise RequestValidationError([{"type": "missing", "loc": ("body",), "msg": "required"}])
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise RequestValidationError(
+            [{"type": "json_invalid", "loc": ("body",), "msg": "malformed JSON"}]
+        ) from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+        raise RequestValidationError(errors) from None
+
+
+_RUN_EVENT_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": RunEvent.model_json_schema(by_alias=True)}},
+}
+
+
+@router.post("/run/event", openapi_extra={"requestBody": _RUN_EVENT_BODY})
+async def run_event(request: Request) -> dict[str, Any]:
+    """Fire a custom event: stored with a queued run per matching installed copy, then 200.
+
+    The hottest endpoint, so it stays on the event loop: the body is read and checked here,
+    and the lookups and inserts (``runs.accept_custom_event``) run in the group-commit thread
+    that this coroutine awaits, with no worker-thread hop per request.
+    """
+    services = services_of(request)
+    who = server_caller(caller(request))
+    idempotency_key = request.headers.get("idempotency-key")
+    if idempotency_key is not None and len(idempotency_key) > 255:
+        raise BadInput("Idempotency-Key: at most 255 characters", field="Idempotency-Key")
+    body = await _json_body(request, RunEvent)
+    lease = timedelta(seconds=services.settings.engine.lease_seconds)
+    handoff = services.dispatch.handoff(lease)
+    write = partial(_accept_custom, env=who.env, name=body.event, user_ref=body.user_id,
+                    payload=body.data, idempotency_key=idempotency_key, claim=handoff)  # fmt: skip
+    stored = services.commits.submit(write, refuses=(SolderError,))
+    if handoff is not None:
+        stored.add_done_callback(handoff.settle)  # hands the claimed runs to the executors
+    accepted: runs.Accepted = await asyncio.wrap_future(stored)
+    if accepted.run_ids:
         services.metrics.accepted("custom_event")
-        services.dispatch.ready(created)
+    waiting = accepted.run_ids[accepted.claimed :]
+    if waiting:
+        if services.dispatch.blocks:
+            await run_in_threadpool(services.dispatch.ready, waiting)
+        else:
+            services.dispatch.ready(waiting)
     return {"message": "Event successfully triggered"}
+
+
+def _accept_custom(conn: Connection, **request: Any) -> runs.Accepted:
+    return runs.accept_custom_event(conn, check=check_payload, **request)
 
 
 @router.post("/run/workflow")
@@ -124,9 +178,10 @@ def run_workflow(
         if not install.active:
             raise Conflict("workflowId: this workflow is deactivated for the user")
     targets = [(install.id, wf.id, user.id, install.version_id)]
-    created = services.ingest.run(
+    created = services.commits.run(
         partial(_accept, env=who.env, kind="webhook", name=wf.name, user_id=user.id,
-                payload=body.data, targets=targets, idempotency_key=idempotency_key)
+                payload=body.data, targets=targets, idempotency_key=idempotency_key),
+        refuses=(Conflict,),
     )  # fmt: skip
     if created:
         services.metrics.accepted("run_workflow")

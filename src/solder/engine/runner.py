@@ -28,6 +28,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -130,11 +131,39 @@ class Scope:
         return Scope(context, f"{self.suffix}#{index}")
 
 
+def _write_all(writes: list[Write], conn: Connection) -> None:
+    for write in writes:
+        write(conn)
+
+
+def _finished(run_id: str, stored: Future[None]) -> None:
+    """The outcome of a pipelined final commit (``RunExecution._finish``)."""
+    error = stored.exception()
+    if error is None:
+        # DEBUG: a line per successful run is noise at hundreds a second; the run's record,
+        # /metrics and the logs API tell the same
+        log.debug("run succeeded", extra={"run_id": run_id})
+    elif isinstance(error, runs.LeaseLost):
+        log.warning("lost the lease of run %s; another worker has it", run_id)
+    else:  # the run stays ours until the lease lapses; then it is taken again
+        log.error("storing the success of run %s failed: %s", run_id, error,
+                  extra={"run_id": run_id})  # fmt: skip
+
+
 class RunExecution:
     def __init__(
-        self, services: Services, run_id: str, fence: int, claimed_at: float | None = None
+        self,
+        services: Services,
+        run_id: str,
+        fence: int,
+        claimed_at: float | None = None,
+        *,
+        pipelined: bool = False,
     ) -> None:
+        """``pipelined``: the run's final success is committed while the caller goes on to
+        its next run (``execute`` returns before that commit lands; see ``_finish``)."""
         self.services = services
+        self.pipelined = pipelined
         self.run_id = run_id
         self.fence = fence
         self.lease = timedelta(seconds=services.settings.engine.lease_seconds)
@@ -197,10 +226,27 @@ class RunExecution:
             self._sequence(list(wf.blocks), scope)
         except Halt as halt:
             return halt.status
-        self._commit(partial(runs.finish, run_id=self.run_id, fence=self.fence,
-                             status="succeeded"), renew=False)  # fmt: skip
-        log.info("run succeeded", extra={"run_id": self.run_id, "workflow_id": run.workflow_id})
+        self._finish()
         return "succeeded"
+
+    def _finish(self) -> None:
+        """Commit the run's success: its last steps' results and its terminal state.
+
+        Pipelined, the executor does not wait for that commit: it takes its next run while
+        the group commit gathers this one with others. Nothing is promised to anyone before
+        the commit lands, and until then the run is still ours under its lease; should the
+        process die first, the run is taken again and its unrecorded steps run again, as
+        after any crash (their requests carry the same ``Idempotency-Key``).
+        """
+        finish = partial(runs.finish, run_id=self.run_id, fence=self.fence, status="succeeded")
+        if not self.pipelined:
+            self._commit(finish, renew=False)
+            return
+        writes: list[Write] = [*self.pending, finish]
+        self.pending.clear()
+        self.unsaved_effect = False
+        stored = self.services.commits.submit(partial(_write_all, writes))
+        stored.add_done_callback(partial(_finished, self.run_id))
 
     # -- walking the tree ---------------------------------------------------------------
 
@@ -397,13 +443,14 @@ class RunExecution:
         """One transaction: check the lease is still ours, then every pending write.
 
         ``renew=False`` when the writes end with a fenced change of the run (finish, retry),
-        which checks the lease itself.
+        which checks the lease itself. The transaction is the process's group commit, shared
+        with other runs' and accepted events' writes; this returns once it has committed.
         """
-        with self.services.engine.begin() as conn:
-            if renew:
-                runs.renew(conn, self.run_id, self.fence, self.lease)
-            for write in [*self.pending, *writes]:
-                write(conn)
+        batch = [*self.pending, *writes]
+        if renew:
+            batch.insert(0, partial(runs.renew, run_id=self.run_id, fence=self.fence,
+                                    lease=self.lease))  # fmt: skip
+        self.services.commits.run(partial(_write_all, batch))
         self.pending.clear()
         self.unsaved_effect = False
         self.renewed = time.monotonic()

@@ -16,8 +16,11 @@ from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
 
+from sqlalchemy import Connection
+
 from solder.engine import errorstream, reconcile, triggers
 from solder.engine.runner import RunExecution
+from solder.runtime.dispatch import LocalDispatcher
 from solder.runtime.services import Services
 from solder.store import runs
 from solder.store.runs import LeaseLost
@@ -30,8 +33,15 @@ class WorkerPool:
     """One claimer thread and ``threads`` executor threads.
 
     The claimer takes due runs in batches (one transaction for the batch) and hands them to the
-    executors through a bounded queue, so executors do not race each other for the same rows
-    and a burst of events costs one claim commit per batch rather than one per run.
+    executors through a queue of ``capacity`` places, so executors do not race each other for
+    the same rows and a burst of events costs one claim commit per batch rather than one per
+    run.
+
+    A run can also arrive claimed already: ``run/event`` reserves places (``reserve``), stores
+    the runs it makes as running under this pool's lease in the same transaction as the event,
+    and hands them over (``hand_over``) once that committed. No claim query, no claim commit,
+    and no wait for the claimer to wake. Reserved places count as taken, so the queue never
+    holds more than ``capacity`` runs whose leases are ticking.
     """
 
     def __init__(
@@ -49,9 +59,10 @@ class WorkerPool:
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
         self._stop = threading.Event()
         self._pool: list[threading.Thread] = []
-        self._queue: queue.Queue[tuple[str, int, float]] = queue.Queue(
-            maxsize=max(1, self.threads * 2)
-        )
+        self.capacity = max(1, self.threads * 16)
+        self._queue: queue.Queue[tuple[str, int, float]] = queue.Queue()
+        self._places = threading.Lock()
+        self._reserved = 0
         self._taken = threading.Event()
         self._last_purge: float | None = None  # monotonic time; None: not yet this process
         self._last_reconcile: float | None = None
@@ -62,6 +73,8 @@ class WorkerPool:
                 freed = runs.release_all_leases(conn)
             if freed:
                 log.info("resuming %d runs left running by the last process", freed)
+        if self.threads and isinstance(self.services.dispatch, LocalDispatcher):
+            self.services.dispatch.executors = self
         if self.threads:
             claimer = threading.Thread(target=self._claim_loop, name="solder-claimer", daemon=True)
             claimer.start()
@@ -82,6 +95,9 @@ class WorkerPool:
         return bool(self._pool) and all(t.is_alive() for t in self._pool)
 
     def stop(self, timeout: float = 10.0) -> None:
+        dispatch = self.services.dispatch
+        if isinstance(dispatch, LocalDispatcher) and dispatch.executors is self:
+            dispatch.executors = None
         self._stop.set()
         self.services.wakeup.set()
         self._taken.set()
@@ -107,7 +123,7 @@ class WorkerPool:
         poll = self.services.settings.engine.poll_interval
         while not self._stop.is_set():
             try:
-                room = self._queue.maxsize - self._queue.qsize()
+                room = self._room()
                 claimed = self.claim_batch(room) if room > 0 else []
             except Exception:  # keep claiming; the runs stay claimable
                 log.exception("claiming runs failed")
@@ -123,6 +139,29 @@ class WorkerPool:
                 self.services.wakeup.wait(poll)
                 self.services.wakeup.clear()
 
+    def _room(self) -> int:
+        with self._places:
+            return self.capacity - self._queue.qsize() - self._reserved
+
+    def reserve(self, wanted: int) -> int:
+        """Take up to ``wanted`` places in the queue for runs claimed elsewhere; how many."""
+        if not self._pool or self._stop.is_set():
+            return 0
+        with self._places:
+            got = max(0, min(wanted, self.capacity - self._queue.qsize() - self._reserved))
+            self._reserved += got
+        return got
+
+    def hand_over(self, claimed: list[tuple[str, int]], reserved: int) -> None:
+        """Queue runs claimed for this pool into places ``reserve`` gave; free the rest."""
+        now = time.monotonic()
+        with self._places:
+            for run_id, fence in claimed:
+                self._queue.put_nowait((run_id, fence, now))
+            self._reserved -= reserved
+        if self._stop.is_set():  # stopping: give back what no executor will take
+            self._release_unstarted()
+
     def claim_batch(self, limit: int) -> list[tuple[str, int, float]]:
         """Claim up to ``limit`` due runs in one transaction.
 
@@ -134,12 +173,16 @@ class WorkerPool:
             candidates = runs.claimable(conn, utcnow(), limit)
         if not candidates:
             return []
-        claimed = []
-        with self.services.engine.begin() as conn:
+
+        def claim_all(conn: Connection) -> list[tuple[str, int]]:
+            claimed = []
             for candidate in candidates:
                 fence = runs.claim(conn, candidate.id, candidate.fence, self.owner, lease)
                 if fence is not None:
                     claimed.append((candidate.id, fence))
+            return claimed
+
+        claimed = self.services.commits.run(claim_all)  # shares a commit with other writes
         now = time.monotonic()
         return [(run_id, fence, now) for run_id, fence in claimed]
 
@@ -152,7 +195,7 @@ class WorkerPool:
                 continue
             self._taken.set()
             try:
-                RunExecution(self.services, run_id, fence, claimed_at).execute()
+                RunExecution(self.services, run_id, fence, claimed_at, pipelined=True).execute()
             except LeaseLost:
                 log.warning("lost the lease of run %s; another worker has it", run_id)
             except Exception:  # keep the worker alive; the run is retried when its lease lapses

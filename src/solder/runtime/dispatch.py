@@ -5,7 +5,8 @@ before anyone is told about it, and a worker must claim it there (a fenced compa
 before running it. A dispatch is only a message that makes a worker look now:
 
 * embedded (one process): ``LocalDispatcher`` wakes the in-process worker pool, which also
-  polls the store every ``engine.poll_interval``;
+  polls the store every ``engine.poll_interval``; for a custom event it can do better and hand
+  the runs over already claimed (``Handoff``);
 * scaled out (``broker_url`` set): ``CeleryDispatcher`` sends one Celery task per run to the
   broker (RabbitMQ or Redis); a retry or a delay is sent with an ETA. A message lost to a
   broker restart only delays its run: the sweeper in every worker process re-sends runs that
@@ -17,6 +18,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
@@ -24,6 +27,8 @@ from solder.store.types import utcnow
 
 if TYPE_CHECKING:
     from celery import Celery
+
+    from solder.store.runs import Accepted
 
 log = logging.getLogger("solder.dispatch")
 
@@ -35,20 +40,72 @@ unacknowledged until it is due, and RabbitMQ closes a channel that holds one pas
 
 
 class Dispatcher(Protocol):
+    blocks: bool
+    """Whether ``ready`` does network I/O (an event loop must call it from a thread)."""
+
     def ready(self, run_ids: Sequence[str]) -> None:
         """These runs were just stored (committed) and are due now."""
 
     def later(self, run_id: str, at: datetime) -> None:
         """This run was put back in the queue, due at ``at``."""
 
+    def handoff(self, lease: timedelta) -> Handoff | None:
+        """Places for runs to be claimed as they are stored (None: no executors here)."""
+
     def close(self) -> None: ...
+
+
+class Executors(Protocol):
+    """This process's worker pool, as far as handing it claimed runs goes."""
+
+    owner: str
+
+    def reserve(self, wanted: int) -> int: ...
+
+    def hand_over(self, claimed: list[tuple[str, int]], reserved: int) -> None: ...
+
+
+@dataclass
+class Handoff:
+    """Places in this process's executors for the runs one event makes, claimed at once.
+
+    The event's write asks ``take(n)`` for places and stores that many of its runs as running
+    under ``owner``'s lease (fence 1); when the write's future is done, ``settle`` queues
+    those runs for the executors (or, if the write failed, frees the places). A write that is
+    run again (its batch failed) gets the same places again.
+    """
+
+    executors: Executors
+    owner: str
+    lease: timedelta
+    reserved: int | None = None
+
+    def take(self, wanted: int) -> int:
+        if self.reserved is None:
+            self.reserved = self.executors.reserve(wanted)
+        return min(self.reserved, wanted)
+
+    def settle(self, done: Future[Accepted]) -> None:
+        claimed: list[tuple[str, int]] = []
+        if not done.cancelled() and done.exception() is None:
+            accepted = done.result()
+            claimed = [(run_id, 1) for run_id in accepted.run_ids[: accepted.claimed]]
+        self.executors.hand_over(claimed, self.reserved or 0)
 
 
 class LocalDispatcher:
     """Wakes this process's worker pool (which finds due runs in the store)."""
 
+    blocks = False
+
     def __init__(self, wakeup: threading.Event) -> None:
         self.wakeup = wakeup
+        self.executors: Executors | None = None
+        """Set while a worker pool runs in this process."""
+
+    def handoff(self, lease: timedelta) -> Handoff | None:
+        executors = self.executors
+        return None if executors is None else Handoff(executors, executors.owner, lease)
 
     def ready(self, run_ids: Sequence[str]) -> None:
         if run_ids:
@@ -67,6 +124,11 @@ class CeleryDispatcher:
     A failed publish loses nothing (the run is in the store and the sweeper will send it), so
     it must not fail the API request that stored the run.
     """
+
+    blocks = True
+
+    def handoff(self, lease: timedelta) -> Handoff | None:
+        return None  # the runs go through the broker to whichever worker takes them
 
     def __init__(self, app: Celery) -> None:
         self.app = app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass, field
 
@@ -38,17 +39,17 @@ class Services:
     wakeup: threading.Event = field(default_factory=threading.Event)
     metrics: Metrics = field(default_factory=Metrics)
     dispatch: Dispatcher = field(init=False)
-    ingest: GroupCommit = field(init=False)
+    commits: GroupCommit = field(init=False)
+    """Accepted events and the engine's step results: many callers' writes share a commit."""
     heartbeat: Heartbeat = field(init=False)
     """Renews the leases of runs whose step is still working."""
-    """Stores accepted events: many requests' inserts share one commit."""
 
     def __post_init__(self) -> None:
         self.dispatch = LocalDispatcher(self.wakeup)
-        self.ingest = GroupCommit(self.engine)
+        self.commits = GroupCommit(self.engine)
         self.heartbeat = Heartbeat(self.engine)
 
-    @property
+    @functools.cached_property
     def reader(self) -> Engine:
         """The engine for read-only work (no write lock on SQLite)."""
         return reader(self.engine)
@@ -64,7 +65,7 @@ class Services:
         )
 
     def close(self) -> None:
-        self.ingest.close()
+        self.commits.close()
         self.dispatch.close()
         self.http.close()
         self.egress.close()

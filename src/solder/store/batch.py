@@ -3,11 +3,18 @@
 Every accepted event must be stored before its response goes back, and on SQLite each commit
 is an fsync (about 2,000 a second on this class of machine), while one commit of a hundred
 rows costs about the same as one of a single row. ``GroupCommit.run(write)`` queues the write
-and blocks until the transaction holding it has committed. One thread per process takes
-whatever is queued, runs each write inside its own SAVEPOINT (so one write's error undoes
-only that write and is raised to its own caller), and commits them together. While one batch
+and blocks until the transaction holding it has committed (``submit`` returns a future
+instead, for callers on an event loop). One thread per process takes whatever is queued, runs
+the writes one after another in one transaction and commits them together. While one batch
 commits, the next one gathers: the busier the server, the bigger the batches, with no added
 wait when it is idle.
+
+A write may declare the errors by which it refuses its request (``refuses``: no such user, a
+bad payload), and must raise those before it writes anything: its caller gets the error and
+the others' writes go on in the same transaction. Any other failure (a constraint the
+database enforces, a lost lease, a lost connection) rolls the batch back, and then each write
+runs again alone, in a transaction of its own, so one bad write fails only its own caller.
+No savepoints: on PostgreSQL each costs two more round trips per write.
 """
 
 from __future__ import annotations
@@ -16,7 +23,8 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from concurrent.futures import Future
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 
@@ -25,33 +33,43 @@ log = logging.getLogger("solder.store")
 T = TypeVar("T")
 
 
-class _Write(Generic[T]):
-    __slots__ = ("done", "error", "result", "write")
+class _Write:
+    __slots__ = ("future", "refuses", "write")
 
-    def __init__(self, write: Callable[[Connection], T]) -> None:
+    def __init__(
+        self, write: Callable[[Connection], Any], refuses: tuple[type[Exception], ...]
+    ) -> None:
         self.write = write
-        self.done = threading.Event()
-        self.result: T | None = None
-        self.error: BaseException | None = None
+        self.refuses = refuses
+        self.future: Future[Any] = Future()
 
 
 class GroupCommit:
     def __init__(self, engine: Engine, *, max_batch: int = 500) -> None:
         self.engine = engine
         self.max_batch = max_batch
-        self._queue: queue.SimpleQueue[_Write[Any] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
 
-    def run(self, write: Callable[[Connection], T]) -> T:
+    def run(
+        self, write: Callable[[Connection], T], *, refuses: tuple[type[Exception], ...] = ()
+    ) -> T:
         """Run ``write`` in a shared transaction; return its result once committed."""
+        result: T = self.submit(write, refuses=refuses).result()
+        return result
+
+    def submit(
+        self, write: Callable[[Connection], T], *, refuses: tuple[type[Exception], ...] = ()
+    ) -> Future[T]:
+        """Queue ``write``; the future holds its result (or error) once the batch committed.
+
+        ``refuses``: the errors ``write`` raises before writing anything (see above).
+        """
         self._ensure_thread()
-        item = _Write(write)
+        item = _Write(write, refuses)
         self._queue.put(item)
-        item.done.wait()
-        if item.error is not None:
-            raise item.error
-        return item.result  # type: ignore[return-value]
+        return item.future
 
     def close(self) -> None:
         if self._thread is not None:
@@ -74,7 +92,7 @@ class GroupCommit:
             first = self._queue.get()
             if first is None:
                 return
-            batch: list[_Write[Any]] = [first]
+            batch: list[_Write] = [first]
             stop = False
             while len(batch) < self.max_batch:
                 try:
@@ -89,21 +107,28 @@ class GroupCommit:
             if stop:
                 return
 
-    def _commit(self, batch: list[_Write[Any]]) -> None:
+    def _commit(self, batch: list[_Write]) -> None:
+        results: list[tuple[_Write, Any, BaseException | None]] = []
         try:
             with self.engine.begin() as conn:
                 for item in batch:
                     try:
-                        with conn.begin_nested():
-                            item.result = item.write(conn)
-                    except Exception as exc:  # noqa: BLE001 - delivered to its own caller
-                        item.error = exc
-        except Exception as exc:  # noqa: BLE001 - the commit failed: every caller learns it
-            log.warning("group commit of %d writes failed: %s", len(batch), exc)
-            for item in batch:
-                if item.error is None:
-                    item.error = exc
-                    item.result = None
-        finally:
-            for item in batch:
-                item.done.set()
+                        results.append((item, item.write(conn), None))
+                    except Exception as exc:
+                        if not isinstance(exc, item.refuses):
+                            raise
+                        results.append((item, None, exc))  # nothing written: the others go on
+        except Exception as exc:  # noqa: BLE001 - the batch is undone; see below
+            if len(batch) > 1:
+                log.info("group commit of %d writes failed (%s); each runs alone", len(batch), exc)
+                for item in batch:
+                    self._commit([item])
+                return
+            log.warning("write failed: %s", exc)
+            batch[0].future.set_exception(exc)
+            return
+        for item, result, error in results:
+            if error is not None:
+                item.future.set_exception(error)
+            else:
+                item.future.set_result(result)

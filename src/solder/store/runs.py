@@ -13,23 +13,23 @@ changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from solder.errors import Conflict, NotFound
+from solder.store.raw import Raw, Statement
 from solder.store.tables import (
     block_results,
     events,
     outbox,
     runs,
-    users,
-    workflow_installs,
-    workflow_versions,
 )
-from solder.store.types import UTCDateTime, new_id, utcnow
+from solder.store.types import new_id, utcnow
 
 TERMINAL = ("succeeded", "failed")
 
@@ -109,78 +109,304 @@ def add_event(
     return event_id, [str(r["id"]) for r in rows], False
 
 
-def claimable(conn: Connection, now: datetime, limit: int) -> list[Any]:
-    q = (
-        select(runs.c.id, runs.c.fence)
-        .where(
-            or_(
-                and_(runs.c.status == "queued", runs.c.next_attempt_at <= now),
-                and_(runs.c.status == "running", runs.c.lease_expires_at < now),
-            )
-        )
-        .order_by(runs.c.next_attempt_at)
-        .limit(limit)
-    )
-    return list(conn.execute(q))
+# ---- accepting an event --------------------------------------------------------------------
+
+_EVENT_BODY = Statement("SELECT body FROM custom_events WHERE environment = :env AND name = :name")
+_USER_BY_ID = Statement("SELECT id FROM users WHERE environment = :env AND id = :ref")
+_USER_BY_NAME = Statement("SELECT id FROM users WHERE environment = :env AND username = :ref")
+_TARGETS = Statement(
+    """SELECT id, workflow_id, version_id FROM workflow_installs
+       WHERE environment = :env AND user_id = :user AND trigger_key = :trigger AND active"""
+)
+_SEEN = Statement(
+    """SELECT id, kind, name, user_id, payload FROM events
+       WHERE environment = :env AND dedupe_key = :key"""
+)
+_ADD_EVENT = Statement(
+    """INSERT INTO events (id, environment, kind, name, user_id, workflow_install_id,
+                           dedupe_key, payload, received_at)
+       VALUES (:id, :env, :kind, :name, :user, NULL, :key, :payload, :at)
+       ON CONFLICT (environment, dedupe_key) DO NOTHING"""
+)
+_ADD_RUN = Statement(
+    """INSERT INTO runs (id, environment, event_id, workflow_install_id, workflow_id, user_id,
+                         version_id, status, attempt, fence, next_attempt_at, created_at,
+                         lease_owner, lease_expires_at, started_at)
+       VALUES (:id, :env, :event, :install, :workflow, :user, :version, :status, 0, :fence,
+               :at, :at, :owner, :until, :started)"""
+)
 
 
-# The statements a worker runs for every run, built once: building and hashing a statement
-# per call cost more than executing it (SQLAlchemy then reuses the compiled form).
-_CLAIM = (
-    update(runs)
-    .where(
-        runs.c.id == bindparam("b_id"),
-        runs.c.fence == bindparam("b_fence"),
-        runs.c.status.not_in(TERMINAL),
-    )
-    .values(
-        status="running",
-        lease_owner=bindparam("b_owner"),
-        lease_expires_at=bindparam("b_until"),
-        fence=bindparam("b_next"),
-        started_at=func.coalesce(runs.c.started_at, bindparam("b_now", type_=UTCDateTime())),
-    )
+class Claimer(Protocol):
+    """Claims some of an event's runs for this process at once (``dispatch.Handoff``)."""
+
+    owner: str
+    lease: timedelta
+
+    def take(self, wanted: int) -> int:
+        """How many of ``wanted`` new runs to store as claimed (running, fence 1)."""
+
+
+class Accepted(NamedTuple):
+    run_ids: list[str]
+    claimed: int
+    """The first ``claimed`` of ``run_ids`` were stored claimed by the ``Claimer``."""
+
+
+def _custom_event_body(raw: Raw, env: str, name: str) -> Any:
+    """The sample body of the custom event ``name``; 404 naming ``event`` when there is none."""
+    row = raw.execute(_EVENT_BODY, {"env": env, "name": name}).fetchone()
+    if row is None:
+        raise NotFound(f"event: no custom event named {name!r}", field="event")
+    return Raw.from_json(row[0])
+
+
+def _user_id_of(raw: Raw, env: str, ref: str) -> str:
+    """A user's id from an id or a username (an id wins, as in ``users.get``); 404 otherwise."""
+    params = {"env": env, "ref": ref}
+    row = raw.execute(_USER_BY_ID, params).fetchone()
+    if row is None:
+        row = raw.execute(_USER_BY_NAME, params).fetchone()
+    if row is None:
+        raise NotFound(f"userId: no user {ref!r}", field="userId")
+    return str(row[0])
+
+
+def _routing(raw: Raw, env: str, name: str, user_ref: str) -> tuple[Any, str, list[Any]]:
+    """The event's sample body, the user's id and the active installed copies it starts."""
+    body = _custom_event_body(raw, env, name)
+    user_id = _user_id_of(raw, env, user_ref)
+    targets = raw.execute(
+        _TARGETS, {"env": env, "user": user_id, "trigger": f"event:{name}"}
+    ).fetchall()
+    return body, user_id, targets
+
+
+def accept_custom_event(
+    conn: Connection,
+    *,
+    env: str,
+    name: str,
+    user_ref: str,
+    payload: Any,
+    check: Callable[[Any, Any], None],
+    idempotency_key: str | None,
+    claim: Claimer | None = None,
+) -> Accepted:
+    """Store a custom event and one queued run per active installed copy it starts.
+
+    ``check(body, payload)`` raises when the payload does not fit the event's sample body.
+    Every refusal (no such event or user, a bad payload, an Idempotency-Key reused for another
+    request) is raised before anything is written, so the caller's transaction stays usable.
+    Returns the ids of the runs made (none for a repeated call with the same key), the first
+    ``claimed`` of them stored already claimed for ``claim``'s owner.
+    """
+    raw = Raw(conn)
+    body, user_id, targets = _routing(raw, env, name, user_ref)
+    check(body, payload)
+    key = f"idem:{idempotency_key}" if idempotency_key else None
+    if key is not None and _repeated(raw, env, key, ("custom", name, user_id, payload)):
+        return Accepted([], 0)
+    moment = utcnow()
+    now = raw.time(moment)
+    event_id = new_id()
+    cur = raw.execute(
+        _ADD_EVENT,
+        {"id": event_id, "env": env, "kind": "custom", "name": name, "user": user_id,
+         "key": key, "payload": raw.json(payload), "at": now},
+    )  # fmt: skip
+    if cur.rowcount != 1:  # another process stored the same key since we looked
+        assert key is not None
+        if not _repeated(raw, env, key, ("custom", name, user_id, payload)):
+            raise Conflict("Idempotency-Key: already used for a different request")
+        return Accepted([], 0)
+    claimed = claim.take(len(targets)) if claim is not None and targets else 0
+    queued = {"status": "queued", "fence": 0, "owner": None, "until": None, "started": None}
+    running = queued
+    if claimed:
+        assert claim is not None
+        until = raw.time(moment + claim.lease)
+        running = {"status": "running", "fence": 1, "owner": claim.owner, "until": until,
+                   "started": now}  # fmt: skip
+    rows = [
+        {"id": new_id(), "env": env, "event": event_id, "install": install_id,
+         "workflow": workflow_id, "user": user_id, "version": version_id, "at": now,
+         **(running if i < claimed else queued)}
+        for i, (install_id, workflow_id, version_id) in enumerate(targets)
+    ]  # fmt: skip
+    if rows:
+        raw.executemany(_ADD_RUN, rows)
+    return Accepted([r["id"] for r in rows], claimed)
+
+
+def _repeated(raw: Raw, env: str, key: str, request: tuple[Any, ...]) -> bool:
+    """Whether ``key`` was used before: by this same request (True), by another (409)."""
+    row = raw.execute(_SEEN, {"env": env, "key": key}).fetchone()
+    if row is None:
+        return False
+    if (row[1], row[2], row[3], Raw.from_json(row[4])) != request:
+        raise Conflict("Idempotency-Key: already used for a different request")
+    return True
+
+
+# ---- claiming and executing runs: the statements on every run's path -----------------------
+
+# Two statements, not one with OR: each walks the (status, next_attempt_at) index and stops
+# after ``limit`` rows, where the OR form gathered and sorted every due run first (thousands
+# in a burst, on every claim).
+_LAPSED = Statement(
+    """SELECT id, fence FROM runs WHERE status = 'running' AND lease_expires_at < :now
+       LIMIT :limit"""
 )
-_FENCED = (runs.c.id == bindparam("b_id"), runs.c.fence == bindparam("b_fence"))
-_RENEW = update(runs).where(*_FENCED).values(lease_expires_at=bindparam("b_until"))
-_FINISH = (
-    update(runs)
-    .where(*_FENCED)
-    .values(
-        status=bindparam("b_status"),
-        error=bindparam("b_error", type_=runs.c.error.type),
-        finished_at=bindparam("b_at"),
-        lease_expires_at=None,  # the owner stays: which process ran it last
-    )
+_DUE = Statement(
+    """SELECT id, fence FROM runs WHERE status = 'queued' AND next_attempt_at <= :now
+       ORDER BY next_attempt_at LIMIT :limit"""
 )
-_RESULT_INSERT = insert(block_results)
-_RESULT_UPDATE = (
-    update(block_results)
-    .where(
-        block_results.c.run_id == bindparam("b_run"),
-        block_results.c.block_id == bindparam("b_block"),
-    )
-    .values(
-        status=bindparam("b_status"),
-        input=bindparam("b_input", type_=block_results.c.input.type),
-        output=bindparam("b_output", type_=block_results.c.output.type),
-        error=bindparam("b_error"),
-        attempts=bindparam("b_attempts"),
-        started_at=bindparam("b_started"),
-        finished_at=bindparam("b_finished"),
-    )
+_CLAIM = Statement(
+    """UPDATE runs SET status = 'running', lease_owner = :owner, lease_expires_at = :until,
+              fence = :next, started_at = COALESCE(started_at, :now)
+       WHERE id = :id AND fence = :fence AND status NOT IN ('succeeded', 'failed')"""
 )
+_RENEW = Statement("UPDATE runs SET lease_expires_at = :until WHERE id = :id AND fence = :fence")
+_FINISH = Statement(
+    """UPDATE runs SET status = :status, error = :error, finished_at = :at,
+              lease_expires_at = NULL
+       WHERE id = :id AND fence = :fence"""
+)
+_LOAD = Statement(
+    """SELECT r.id, r.environment, r.workflow_id, r.user_id, r.version_id, r.fence, r.attempt,
+              r.workflow_install_id, e.payload, v.definition, u.username, w.id, w.config,
+              w.credential_ids, w.environment
+       FROM runs r
+       JOIN events e ON e.id = r.event_id
+       JOIN workflow_versions v ON v.id = r.version_id
+       JOIN users u ON u.id = r.user_id
+       LEFT OUTER JOIN workflow_installs w ON w.id = r.workflow_install_id
+       WHERE r.id = :id"""
+)
+_RESULT_INSERT = Statement(
+    """INSERT INTO block_results (id, run_id, block_id, block_name, block_type, position,
+                                  status, input, output, error, attempts, started_at,
+                                  finished_at)
+       VALUES (:id, :run, :block, :name, :type, :position, :status, :input, :output, :error,
+               :attempts, :started, :finished)"""
+)
+_RESULT_UPDATE = Statement(
+    """UPDATE block_results SET status = :status, input = :input, output = :output,
+              error = :error, attempts = :attempts, started_at = :started,
+              finished_at = :finished
+       WHERE run_id = :run AND block_id = :block"""
+)
+
+
+class Due(NamedTuple):
+    id: str
+    fence: int
+
+
+def claimable(conn: Connection, now: datetime, limit: int) -> list[Due]:
+    """Up to ``limit`` runs to claim: those whose lease lapsed, then queued ones that are due,
+    oldest due first."""
+    raw = Raw(conn)
+    params = {"now": raw.time(now), "limit": limit}
+    rows = raw.execute(_LAPSED, params).fetchall()
+    if len(rows) < limit:
+        params["limit"] = limit - len(rows)
+        rows += raw.execute(_DUE, params).fetchall()
+    return [Due(str(r[0]), int(r[1])) for r in rows]
 
 
 def claim(conn: Connection, run_id: str, fence: int, owner: str, lease: timedelta) -> int | None:
     """Take the run if nobody took it since we read ``fence``; return the new fence."""
+    raw = Raw(conn)
     now = utcnow()
-    result = conn.execute(
+    cur = raw.execute(
         _CLAIM,
-        {"b_id": run_id, "b_fence": fence, "b_owner": owner, "b_until": now + lease,
-         "b_next": fence + 1, "b_now": now},
+        {"id": run_id, "fence": fence, "owner": owner, "until": raw.time(now + lease),
+         "next": fence + 1, "now": raw.time(now)},
     )  # fmt: skip
-    return fence + 1 if result.rowcount == 1 else None
+    return fence + 1 if cur.rowcount == 1 else None
+
+
+def renew(conn: Connection, run_id: str, fence: int, lease: timedelta) -> None:
+    raw = Raw(conn)
+    cur = raw.execute(_RENEW, {"id": run_id, "fence": fence, "until": raw.time(utcnow() + lease)})
+    if cur.rowcount != 1:
+        raise LeaseLost(run_id)
+
+
+def finish(conn: Connection, run_id: str, fence: int, status: str, error: Any = None) -> None:
+    raw = Raw(conn)
+    cur = raw.execute(
+        _FINISH,
+        {"id": run_id, "fence": fence, "status": status, "error": raw.json(error),
+         "at": raw.time(utcnow())},
+    )  # fmt: skip
+    if cur.rowcount != 1:
+        raise LeaseLost(run_id)
+
+
+def load_for_execution(conn: Connection, run_id: str) -> SimpleNamespace:
+    """Everything a worker needs to execute a run, in one query.
+
+    Attributes: the run's ``id, environment, workflow_id, user_id, version_id, fence, attempt,
+    workflow_install_id``; the event's ``payload``; the version's ``definition``; the user's
+    ``username``; and the installed copy's ``install_id``, ``install_config``,
+    ``install_credential_ids`` and ``install_environment`` (all None once the workflow was
+    uninstalled).
+    """
+    row = Raw(conn).execute(_LOAD, {"id": run_id}).fetchone()
+    if row is None:
+        raise LookupError(f"run {run_id} not found")
+    return SimpleNamespace(
+        id=row[0],
+        environment=row[1],
+        workflow_id=row[2],
+        user_id=row[3],
+        version_id=row[4],
+        fence=row[5],
+        attempt=row[6],
+        workflow_install_id=row[7],
+        payload=Raw.from_json(row[8]),
+        definition=Raw.from_json(row[9]),
+        username=row[10],
+        install_id=row[11],
+        install_config=Raw.from_json(row[12]),
+        install_credential_ids=Raw.from_json(row[13]),
+        install_environment=row[14],
+    )
+
+
+def record_block(
+    conn: Connection,
+    run_id: str,
+    block: dict[str, Any],
+    position: int,
+    *,
+    inp: Any,
+    attempt: int,
+    started_at: datetime,
+    status: str,
+    output: Any = None,
+    error: str | None = None,
+    first: bool = False,
+) -> None:
+    """Store the outcome of one attempt of a block (insert the first time, then update)."""
+    raw = Raw(conn)
+    params = {
+        "run": run_id, "block": block["id"], "status": status, "input": raw.json(inp),
+        "output": raw.json(output), "error": error, "attempts": attempt,
+        "started": raw.time(started_at), "finished": raw.time(utcnow()),
+    }  # fmt: skip
+    if not first and raw.execute(_RESULT_UPDATE, params).rowcount:
+        return
+    params.update(
+        id=new_id(),
+        name=block.get("name") or block["key"],
+        type=block["type"],
+        position=position,
+    )
+    raw.execute(_RESULT_INSERT, params)
 
 
 def release_all_leases(conn: Connection) -> int:
@@ -207,19 +433,6 @@ def _fenced(conn: Connection, run_id: str, fence: int, **values: Any) -> None:
         update(runs).where(runs.c.id == run_id, runs.c.fence == fence).values(**values)
     )
     if result.rowcount != 1:
-        raise LeaseLost(run_id)
-
-
-def renew(conn: Connection, run_id: str, fence: int, lease: timedelta) -> None:
-    params = {"b_id": run_id, "b_fence": fence, "b_until": utcnow() + lease}
-    if conn.execute(_RENEW, params).rowcount != 1:
-        raise LeaseLost(run_id)
-
-
-def finish(conn: Connection, run_id: str, fence: int, status: str, error: Any = None) -> None:
-    params = {"b_id": run_id, "b_fence": fence, "b_status": status, "b_error": error,
-              "b_at": utcnow()}  # fmt: skip
-    if conn.execute(_FINISH, params).rowcount != 1:
         raise LeaseLost(run_id)
 
 
@@ -257,42 +470,6 @@ def get_event(conn: Connection, event_id: str) -> Any:
     return conn.execute(select(events).where(events.c.id == event_id)).one()
 
 
-def load_for_execution(conn: Connection, run_id: str) -> Any:
-    """Everything a worker needs to execute a run, in one query.
-
-    Columns: the run's ``id, environment, workflow_id, user_id, version_id, fence, attempt,
-    workflow_install_id``; the event's ``payload``; the version's ``definition``; the user's
-    ``username``; and the installed copy's ``install_config``, ``install_credential_ids`` and
-    ``install_environment`` (all None once the workflow was uninstalled).
-    """
-    q = (
-        select(
-            runs.c.id,
-            runs.c.environment,
-            runs.c.workflow_id,
-            runs.c.user_id,
-            runs.c.version_id,
-            runs.c.fence,
-            runs.c.attempt,
-            runs.c.workflow_install_id,
-            events.c.payload,
-            workflow_versions.c.definition,
-            users.c.username,
-            workflow_installs.c.id.label("install_id"),
-            workflow_installs.c.config.label("install_config"),
-            workflow_installs.c.credential_ids.label("install_credential_ids"),
-            workflow_installs.c.environment.label("install_environment"),
-        )
-        .select_from(runs)
-        .join(events, events.c.id == runs.c.event_id)
-        .join(workflow_versions, workflow_versions.c.id == runs.c.version_id)
-        .join(users, users.c.id == runs.c.user_id)
-        .outerjoin(workflow_installs, workflow_installs.c.id == runs.c.workflow_install_id)
-        .where(runs.c.id == run_id)
-    )
-    return conn.execute(q).one()
-
-
 def results_of(conn: Connection, run_ids: Sequence[str]) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {r: [] for r in run_ids}
     if not run_ids:
@@ -301,51 +478,6 @@ def results_of(conn: Connection, run_ids: Sequence[str]) -> dict[str, list[Any]]
     for row in conn.execute(q.order_by(block_results.c.position)):
         out[row.run_id].append(row)
     return out
-
-
-def record_block(
-    conn: Connection,
-    run_id: str,
-    block: dict[str, Any],
-    position: int,
-    *,
-    inp: Any,
-    attempt: int,
-    started_at: datetime,
-    status: str,
-    output: Any = None,
-    error: str | None = None,
-    first: bool = False,
-) -> None:
-    """Store the outcome of one attempt of a block (insert the first time, then update)."""
-    finished = utcnow()
-    if not first:
-        updated = conn.execute(
-            _RESULT_UPDATE,
-            {"b_run": run_id, "b_block": block["id"], "b_status": status, "b_input": inp,
-             "b_output": output, "b_error": error, "b_attempts": attempt,
-             "b_started": started_at, "b_finished": finished},
-        )  # fmt: skip
-        if updated.rowcount:
-            return
-    conn.execute(
-        _RESULT_INSERT,
-        {
-            "id": new_id(),
-            "run_id": run_id,
-            "block_id": block["id"],
-            "block_name": block.get("name") or block["key"],
-            "block_type": block["type"],
-            "position": position,
-            "status": status,
-            "input": inp,
-            "output": output,
-            "error": error,
-            "attempts": attempt,
-            "started_at": started_at,
-            "finished_at": finished,
-        },
-    )
 
 
 def runs_of(
