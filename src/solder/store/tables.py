@@ -175,6 +175,7 @@ workflow_installs = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     UniqueConstraint("user_id", "workflow_id"),
     Index(None, "environment", "trigger_key", "active"),
+    Index(None, "user_id", "trigger_key"),  # the copies one user's event starts
 )
 
 events = Table(
