@@ -83,12 +83,20 @@ def refused(
     policy: EgressPolicy = NOTHING_ALLOWED,
     resolver: Callable[..., Sequence[str]] = no_resolver,
 ) -> EgressRefused:
-    with (
-        guarded_client(policy, timeout=2, resolver=resolver) as client,
-        pytest.raises(EgressRefused) as info,
+    """The refusal of ``url``, the same through the client and through its lean path."""
+    errors = []
+    for send in (
+        lambda client: client.get(url),
+        lambda client: client.send_once("GET", url, headers={}, content=b""),
     ):
-        client.get(url)
-    return info.value
+        with (
+            guarded_client(policy, timeout=2, resolver=resolver) as client,
+            pytest.raises(EgressRefused) as info,
+        ):
+            send(client)
+        errors.append(info.value)
+    assert errors[0].message == errors[1].message
+    return errors[0]
 
 
 # -- every class of internal address -----------------------------------------------------------
@@ -224,11 +232,26 @@ def test_a_name_that_does_not_resolve_stays_a_connect_error() -> None:
     def broken(host: str, port: int) -> Sequence[str]:
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
-    with (
-        guarded_client(NOTHING_ALLOWED, timeout=2, resolver=broken) as client,
-        pytest.raises(httpx2.ConnectError, match=r"nowhere\.test: cannot resolve"),
-    ):
-        client.get("http://nowhere.test/")
+    with guarded_client(NOTHING_ALLOWED, timeout=2, resolver=broken) as client:
+        with pytest.raises(httpx2.ConnectError, match=r"nowhere\.test: cannot resolve"):
+            client.get("http://nowhere.test/")
+        with pytest.raises(httpx2.ConnectError, match=r"nowhere\.test: cannot resolve"):
+            client.send_once("POST", "http://nowhere.test/", headers={}, content=b"{}")
+
+
+def test_the_lean_path_posts_on_the_same_guarded_pool(receiver: Receiver) -> None:
+    url = f"http://localhost:{receiver.port}/hello?x=1"
+    resolver = fixed({"localhost": ["127.0.0.1"]})
+    with guarded_client(LOOPBACK_ONLY, timeout=5, resolver=resolver) as client:
+        first = client.send_once("GET", url, headers={"X-Test": "1"}, content=b"")
+        second = client.get(url)
+        with pytest.raises(httpx2.InvalidURL):
+            client.send_once("POST", "http://0177.0.0.1/", headers={}, content=b"")
+        with pytest.raises(EgressRefused):  # allowed host, refused address: still refused
+            client.send_once("POST", "http://10.0.0.5/hello", headers={}, content=b"")
+    assert (first.status_code, first.json()) == (200, {"hello": f"localhost:{receiver.port}"})
+    assert second.json() == first.json()
+    assert receiver.seen == [("/hello", f"localhost:{receiver.port}")] * 2
 
 
 # -- DNS rebinding: resolve once, dial the checked address -------------------------------------

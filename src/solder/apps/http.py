@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import httpx2
@@ -54,8 +55,13 @@ def check(response: httpx2.Response, what: str) -> httpx2.Response:
 
 
 def send(client: httpx2.Client, method: str, url: str, what: str, **kwargs: Any) -> httpx2.Response:
+    return fetch(lambda: client.request(method, url, **kwargs), url, what)
+
+
+def fetch(request: Callable[[], httpx2.Response], url: str, what: str) -> httpx2.Response:
+    """``request()``'s response, its failures mapped to the error classes above."""
     try:
-        response = client.request(method, url, **kwargs)
+        response = request()
     except httpx2.InvalidURL as exc:
         raise FatalError(f"{what}: {url} is not a valid URL: {exc}", field="url") from exc
     except httpx2.TransportError as exc:

@@ -73,8 +73,10 @@ def stream_data(call: BlockCall, inp: dict[str, Any]) -> Any:
     headers["Content-Type"] = "application/json"
     headers["Idempotency-Key"] = f"{call.run_id}:{call.step_id}"
     headers[signing.SIGNATURE_HEADER] = signing.sign(call.services.signing_key, "POST", url, body)
-    resp = http.send(call.services.egress, "POST", url, "stream data", content=body,
-                     headers=headers)  # fmt: skip
+    egress = call.services.egress
+    resp = http.fetch(
+        lambda: egress.send_once("POST", url, headers=headers, content=body), url, "stream data"
+    )
     return {"statusCode": resp.status_code, "body": _returned(resp)}
 
 

@@ -32,7 +32,7 @@ class Services:
     signing_key: rsa.RSAPrivateKey
     http: httpx2.Client
     """For URLs of the server's own settings (apps' API roots)."""
-    egress: httpx2.Client
+    egress: egress.GuardedClient
     """For URLs a workflow, an end user or a mapping names: refuses internal addresses."""
     public_url: str
     apps: dict[str, App] = field(default_factory=lambda: dict(APPS))

@@ -302,13 +302,14 @@ class _GuardedTransport(httpx2.HTTPTransport):
     def __init__(self, backend: _GuardedBackend, ssl_context: ssl.SSLContext) -> None:
         limits = httpx2.Limits()
         super().__init__(verify=ssl_context, trust_env=False, limits=limits)
-        self._pool = httpcore2.ConnectionPool(
+        self.pool = httpcore2.ConnectionPool(
             ssl_context=ssl_context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
             network_backend=backend,
         )
+        self._pool = self.pool  # HTTPTransport.handle_request sends through ``_pool``
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         url = _shown(request.url)
@@ -321,6 +322,60 @@ class _GuardedTransport(httpx2.HTTPTransport):
             raise EgressRefused(exc.reason, url=url, hint=exc.hint) from exc
 
 
+class GuardedClient(httpx2.Client):
+    """The guarded client, with a lean path for one-shot requests on the same pool."""
+
+    def __init__(
+        self, transport: _GuardedTransport, *, timeout: float, follow_redirects: bool
+    ) -> None:
+        super().__init__(
+            transport=transport, timeout=timeout, follow_redirects=follow_redirects,
+            trust_env=False,
+        )  # fmt: skip
+        self._guarded = transport
+        self._timeouts = httpx2.Timeout(timeout).as_dict()
+
+    def send_once(
+        self, method: str, url: str, *, headers: dict[str, str], content: bytes
+    ) -> httpx2.Response:
+        """``method url`` with ``content``, read whole, below the client's per-request layers.
+
+        The same pool, so the same connect-time checks, refusals and errors as ``request``
+        (``EgressRefused``, ``httpx2.InvalidURL``, ``httpx2.TransportError`` subclasses); no
+        redirects followed, no cookies, no default headers. It costs about 40 % less CPU per
+        request than ``request`` (``docs/adr/0006-hot-path.md``): Stream Data sends one POST
+        per run.
+        """
+        parsed = httpx2.URL(url)
+        shown = _shown(parsed)
+        if parsed.scheme not in SCHEMES:
+            reason = f"scheme {parsed.scheme!r} is not allowed, only http and https"
+            raise EgressRefused(reason, url=shown, hint=False)
+        if not parsed.raw_host:
+            raise httpx2.InvalidURL(f"{shown}: no host")
+        lines = [(b"Host", parsed.netloc), (b"Content-Length", str(len(content)).encode())]
+        lines += [(k.encode(), v.encode()) for k, v in headers.items()]
+        target = httpcore2.URL(
+            scheme=parsed.raw_scheme, host=parsed.raw_host, port=parsed.port,
+            target=parsed.raw_path,
+        )  # fmt: skip
+        try:
+            answer = self._guarded.pool.request(
+                method.encode(), target, headers=lines, content=content,
+                extensions={"timeout": self._timeouts},
+            )  # fmt: skip
+        except EgressRefused as exc:  # raised in the backend, which never sees the URL
+            raise EgressRefused(exc.reason, url=shown, hint=exc.hint) from exc
+        except httpcore2.UnsupportedProtocol as exc:
+            raise httpx2.InvalidURL(f"{shown}: {exc}") from exc
+        except Exception as exc:  # httpcore2's errors, as the client would raise them
+            kind = getattr(httpx2, type(exc).__name__, None)
+            if isinstance(kind, type) and issubclass(kind, httpx2.TransportError):
+                raise kind(str(exc)) from exc
+            raise
+        return httpx2.Response(answer.status, headers=answer.headers, content=answer.content)
+
+
 def guarded_client(
     policy: EgressPolicy,
     *,
@@ -328,7 +383,7 @@ def guarded_client(
     follow_redirects: bool = False,
     resolver: Resolver = system_resolver,
     ssl_context: ssl.SSLContext | None = None,
-) -> httpx2.Client:
+) -> GuardedClient:
     """An ``httpx2.Client`` that refuses internal addresses on every connection it opens.
 
     Refusals surface from ``client.request(...)`` as :class:`EgressRefused`. ``resolver`` and
@@ -337,6 +392,4 @@ def guarded_client(
     """
     context = ssl_context if ssl_context is not None else httpx2.create_ssl_context()
     transport = _GuardedTransport(_GuardedBackend(policy, resolver), context)
-    return httpx2.Client(
-        transport=transport, timeout=timeout, follow_redirects=follow_redirects, trust_env=False
-    )
+    return GuardedClient(transport, timeout=timeout, follow_redirects=follow_redirects)
