@@ -126,17 +126,21 @@ class Solder:
             proc.wait(10)
 
     @contextmanager
-    def workers(self, count: int) -> Iterator[list[subprocess.Popen[bytes]]]:
-        """Start ``count`` ``solder worker`` processes; SIGKILL those left on the way out."""
+    def workers(
+        self, count: int, metrics_ports: list[int] | None = None
+    ) -> Iterator[list[subprocess.Popen[bytes]]]:
+        """Start ``count`` ``solder worker`` processes (the i-th serving its metrics on
+        ``metrics_ports[i]`` when given); SIGKILL those left on the way out."""
         procs = []
         try:
-            for _ in range(count):
+            for i in range(count):
                 log = self.workdir / f"worker-{len(self.logs) + 1}.log"
                 self.logs.append(log)
+                port = ["--metrics-port", str(metrics_ports[i])] if metrics_ports else []
                 with log.open("wb") as out:
                     procs.append(
                         subprocess.Popen(
-                            [sys.executable, "-m", "solder", "worker"],
+                            [sys.executable, "-m", "solder", "worker", *port],
                             env=self.env,
                             cwd=self.workdir,
                             stdout=out,

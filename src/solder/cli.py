@@ -30,11 +30,26 @@ def serve(host: str, port: int, no_workers: bool) -> None:
 
 @main.command()
 @click.option("--concurrency", type=int, default=None, help="threads running workflows")
-def worker(concurrency: int | None) -> None:
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    envvar="SOLDER_WORKER_METRICS_PORT",
+    help="serve this worker's Prometheus metrics at http://HOST:PORT/metrics",
+)
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    envvar="SOLDER_WORKER_METRICS_HOST",
+    help="address the metrics port listens on (0.0.0.0 for a scraper on another machine)",
+)
+def worker(concurrency: int | None, metrics_port: int | None, metrics_host: str) -> None:
     """Run workflows from the broker (scaled-out tier: needs SOLDER_BROKER_URL)."""
     from solder.runtime.distributed import run_worker
 
-    run_worker(Settings(), concurrency=concurrency)
+    metrics = (metrics_host, metrics_port) if metrics_port is not None else None
+    run_worker(Settings(), concurrency=concurrency, metrics=metrics)
 
 
 @main.group()

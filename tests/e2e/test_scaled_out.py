@@ -15,7 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
 from tests.eventflow import StreamBlock, fire, install_flow, write_flow
@@ -28,6 +30,7 @@ from tests.processes import (
     broker_queue,
     client,
     finished_stream_blocks,
+    free_port,
     fresh_postgres,
     stored_counts,
 )
@@ -89,12 +92,18 @@ def test_several_workers_run_every_event_once(tmp_path: Path, solder: Solder) ->
     with run_asgi(receiver.app) as receiver_url:
         block = StreamBlock(BLOCK.key, BLOCK.id, f"{receiver_url}/in")
         key = solder.run("keys", "create", "--env", "development").strip().splitlines()[-1]
+        ports = [free_port() for _ in range(3)]
         try:
-            with solder.serve() as (url, _), solder.workers(3), client(url, key) as api:
+            with (
+                solder.serve() as (url, _),
+                solder.workers(3, metrics_ports=ports),
+                client(url, key) as api,
+            ):
                 info = install_flow(api, write_flow(tmp_path / "flow", [block]), [block])
                 for n in range(events):
                     fire(api, info.user_id, n, key=f"parcel-{n}")
                 runs = settle(api, info.workflow_id, events, timeout=60)
+                scraped = [worker_metrics(port) for port in ports]
         except AssertionError as exc:
             raise AssertionError(f"{exc}\n{solder.output()}") from exc
     check_once(runs, receiver, events)
@@ -107,6 +116,29 @@ def test_several_workers_run_every_event_once(tmp_path: Path, solder: Solder) ->
         owners = conn.execute(text("SELECT DISTINCT lease_owner FROM runs")).scalars().all()
     engine.dispose()
     assert len(owners) >= 2, owners
+    # each worker counts the blocks it ran, on its own metrics port: together, every delivery
+    delivered = sample(scraped, "solder_deliveries_total", kind="stream_data", outcome="ok")
+    assert delivered == events
+    ran = sample(scraped, "solder_block_duration_seconds_count", block_type="streamData",
+                 outcome="succeeded")  # fmt: skip
+    assert ran == events
+
+
+def worker_metrics(port: int) -> str:
+    resp = httpx2.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+    assert resp.status_code == 200
+    return resp.text
+
+
+def sample(expositions: list[str], name: str, **labels: str) -> float:
+    """The sum over ``expositions`` (Prometheus text) of the samples ``name{labels...}``."""
+    total = 0.0
+    for exposition in expositions:
+        for family in text_string_to_metric_families(exposition):
+            for found in family.samples:
+                if found.name == name and labels.items() <= found.labels.items():
+                    total += found.value
+    return total
 
 
 def rabbitmq(action: str) -> None:

@@ -149,8 +149,17 @@ def attach(services: Services) -> Celery:
     return app
 
 
-def run_worker(settings: Settings, *, concurrency: int | None = None) -> None:
-    """``solder worker``: Celery consuming ``solder.run`` with threads, plus the background loop."""
+def run_worker(
+    settings: Settings,
+    *,
+    concurrency: int | None = None,
+    metrics: tuple[str, int] | None = None,
+) -> None:
+    """``solder worker``: Celery consuming ``solder.run`` with threads, plus the background loop.
+
+    ``metrics``: ``(host, port)`` to serve this process's Prometheus metrics on (the blocks'
+    durations and deliveries are counted where the blocks run: here).
+    """
     from solder import logs
     from solder.runtime import services as services_mod
 
@@ -162,6 +171,11 @@ def run_worker(settings: Settings, *, concurrency: int | None = None) -> None:
             "solder worker needs a shared store: set SOLDER_DATABASE_URL to PostgreSQL"
         )
     services = services_mod.build(settings)
+    if metrics is not None:
+        from prometheus_client import start_http_server
+
+        start_http_server(metrics[1], addr=metrics[0], registry=services.metrics.registry)
+        log.info("solder worker: metrics at http://%s:%d/metrics", metrics[0], metrics[1])
     app = attach(services)
     execute = RunTask(services)
 
