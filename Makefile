@@ -40,6 +40,10 @@ lock: $(BIN)/python
 	UV_PYTHON_DOWNLOADS=never $(BIN)/uv pip compile pyproject.toml --extra dev --extra bench \
 		--generate-hashes --python-version 3.11 --no-header \
 		--python-platform x86_64-unknown-linux-gnu -o requirements.lock
+	# the same pins without the dev and bench extras, for production installs and the image
+	UV_PYTHON_DOWNLOADS=never $(BIN)/uv pip compile pyproject.toml -c requirements.lock \
+		--generate-hashes --python-version 3.11 --no-header \
+		--python-platform x86_64-unknown-linux-gnu -o requirements.runtime.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
