@@ -649,7 +649,7 @@ def test_validators_are_built_once(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("a validator was built during a run")
 
-    monkeypatch.setattr(formatters, "Draft202012Validator", refuse)
+    monkeypatch.setattr(formatters.registry, "Draft202012Validator", refuse)
     assert run("text.upper", {"value": "a"}) == "A"
     with pytest.raises(FatalError):
         run("text.upper", {})
