@@ -147,6 +147,13 @@ class Solder:
                             stderr=subprocess.STDOUT,
                         )
                     )
+            queue = self.env.get("SOLDER_BROKER_QUEUE")
+            if queue:  # runs go only to workers that listen: wait for all, or one takes all
+                wait_until(
+                    f"{count} workers on the broker",
+                    lambda: broker_consumers(queue) >= count,
+                    timeout=60,
+                )
             yield procs
         finally:
             for proc in procs:
