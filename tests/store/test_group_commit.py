@@ -120,3 +120,26 @@ def test_an_event_loop_awaits_its_write(engine: Engine) -> None:
     finally:
         group.close()
     assert stored_names(engine) == {f"a{i}" for i in range(20)}
+
+
+def test_a_write_whose_caller_gave_up_is_skipped_and_the_rest_go_on(engine: Engine) -> None:
+    group = GroupCommit(engine)
+    entered, release = threading.Event(), threading.Event()
+
+    def gate(conn: Connection) -> None:
+        entered.set()
+        assert release.wait(10)
+
+    try:
+        first = group.submit(gate)
+        assert entered.wait(10)
+        abandoned = group.submit(add_user("abandoned"))
+        kept = group.submit(add_user("kept"))
+        assert abandoned.cancel()  # e.g. the request's task was cancelled while it waited
+        release.set()
+        first.result(10)
+        assert kept.result(10) == "kept"
+        assert group.run(add_user("later")) == "later"  # the commit thread is still there
+    finally:
+        group.close()
+    assert stored_names(engine) == {"kept", "later"}

@@ -103,7 +103,17 @@ class GroupCommit:
                     stop = True
                     break
                 batch.append(more)
-            self._commit(batch)
+            # A caller that gave up (its future cancelled, e.g. an event loop's task) is
+            # skipped, and the others' futures can no longer be cancelled from here on.
+            batch = [item for item in batch if item.future.set_running_or_notify_cancel()]
+            try:
+                if batch:
+                    self._commit(batch)
+            except Exception as exc:  # the loop must outlive any one batch
+                log.exception("group commit failed unexpectedly")
+                for item in batch:
+                    if not item.future.done():
+                        item.future.set_exception(exc)
             if stop:
                 return
 
