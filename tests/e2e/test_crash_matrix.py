@@ -210,7 +210,7 @@ def test_one_process_killed_at_random_points_loses_and_repeats_nothing(
 ) -> None:
     """``solder serve`` on the test's database (SQLite, or PostgreSQL in the second pass),
     SIGKILLed four times at random points and restarted on the same store."""
-    events, kills = 40, 4
+    events, kills = 60, 4  # enough steps that the fourth kill still lands mid-way
     receiver = RecordingReceiver(delay=0.03)
     crash = Crash(Solder(tmp_path, database_url), receiver, events)
     with run_asgi(receiver.app) as receiver_url:
@@ -254,7 +254,7 @@ def test_three_workers_one_killed_at_a_time_lose_and_repeat_nothing(
 ) -> None:
     """Three ``solder worker`` processes; a random one is SIGKILLed at a random point and a
     new one started, four times."""
-    events, kills = 40, 4
+    events, kills = 60, 4  # enough steps that the fourth kill still lands mid-way
     receiver = RecordingReceiver(delay=0.03)
     crash = Crash(scaled, receiver, events)
     workers: list[subprocess.Popen[bytes]] = []
