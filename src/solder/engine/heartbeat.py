@@ -6,8 +6,9 @@ abandoned, another executor would claim it and send the step again while the fir
 is still out, and the first executor's commit would then be refused: the step would be sent
 over and over and the run would never end.
 
-One thread per process renews the lease of every run that is in the middle of a step, once a
-third of its lease has gone by since the last renewal. A renewal is fenced like every other
+One thread per process renews the lease of every run that is in the middle of a step, and of
+every claimed run still waiting in the worker pool's queue, once a third of its lease has gone
+by since the last renewal. A renewal is fenced like every other
 write: a run that was taken by someone else anyway (its process stalled for a whole lease)
 is dropped from the watch, and its executor finds out at its next commit.
 """
@@ -50,6 +51,14 @@ class Heartbeat:
     @contextmanager
     def hold(self, run: Leased) -> Iterator[None]:
         """Keep ``run``'s lease alive while the ``with`` body works."""
+        self.watch(run)
+        try:
+            yield
+        finally:
+            self.unwatch(run)
+
+    def watch(self, run: Leased) -> None:
+        """Keep ``run``'s lease alive until ``unwatch`` (a claimed run waiting for an executor)."""
         with self._lock:
             self._held[id(run)] = run
             if self._thread is None:
@@ -57,11 +66,10 @@ class Heartbeat:
                     target=self._loop, name="solder-heartbeat", daemon=True
                 )
                 self._thread.start()
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._held.pop(id(run), None)
+
+    def unwatch(self, run: Leased) -> None:
+        with self._lock:
+            self._held.pop(id(run), None)
 
     def _loop(self) -> None:
         while True:

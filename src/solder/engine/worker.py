@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 
@@ -29,6 +30,16 @@ from solder.store.types import utcnow
 log = logging.getLogger("solder.worker")
 
 
+@dataclass
+class Queued:
+    """A claimed run waiting for an executor; the heartbeat renews its lease meanwhile."""
+
+    run_id: str
+    fence: int
+    renewed: float  # monotonic time of the claim, then of the heartbeat's last renewal
+    lease_seconds: float
+
+
 class WorkerPool:
     """One claimer thread and ``threads`` executor threads.
 
@@ -41,7 +52,8 @@ class WorkerPool:
     the runs it makes as running under this pool's lease in the same transaction as the event,
     and hands them over (``hand_over``) once that committed. No claim query, no claim commit,
     and no wait for the claimer to wake. Reserved places count as taken, so the queue never
-    holds more than ``capacity`` runs whose leases are ticking.
+    holds more than ``capacity`` claimed runs; the heartbeat keeps their leases while they
+    wait, however slow the runs ahead of them are.
     """
 
     def __init__(
@@ -60,7 +72,7 @@ class WorkerPool:
         self._stop = threading.Event()
         self._pool: list[threading.Thread] = []
         self.capacity = max(1, self.threads * 16)
-        self._queue: queue.Queue[tuple[str, int, float]] = queue.Queue()
+        self._queue: queue.Queue[Queued] = queue.Queue()
         self._places = threading.Lock()
         self._reserved = 0
         self._taken = threading.Event()
@@ -111,13 +123,13 @@ class WorkerPool:
         left = []
         while True:
             try:
-                left.append(self._queue.get_nowait())
+                left.append(self._dequeue(None))
             except queue.Empty:
                 break
         if left:
             with self.services.engine.begin() as conn:
-                for run_id, fence, _ in left:
-                    runs.unclaim(conn, run_id, fence)
+                for waiting in left:
+                    runs.unclaim(conn, waiting.run_id, waiting.fence)
 
     def _claim_loop(self) -> None:
         poll = self.services.settings.engine.poll_interval
@@ -128,8 +140,8 @@ class WorkerPool:
             except Exception:  # keep claiming; the runs stay claimable
                 log.exception("claiming runs failed")
                 claimed = []
-            for item in claimed:
-                self._queue.put(item)
+            for run_id, fence, claimed_at in claimed:
+                self._enqueue(run_id, fence, claimed_at)
             if claimed:
                 continue
             if room <= 0:
@@ -157,10 +169,21 @@ class WorkerPool:
         now = time.monotonic()
         with self._places:
             for run_id, fence in claimed:
-                self._queue.put_nowait((run_id, fence, now))
+                self._enqueue(run_id, fence, now)
             self._reserved -= reserved
         if self._stop.is_set():  # stopping: give back what no executor will take
             self._release_unstarted()
+
+    def _enqueue(self, run_id: str, fence: int, claimed_at: float) -> None:
+        waiting = Queued(run_id, fence, claimed_at, self.services.settings.engine.lease_seconds)
+        self.services.heartbeat.watch(waiting)
+        self._queue.put_nowait(waiting)
+
+    def _dequeue(self, timeout: float | None) -> Queued:
+        """The next waiting run (``timeout=None``: only if one is there already)."""
+        waiting = self._queue.get(block=timeout is not None, timeout=timeout)
+        self.services.heartbeat.unwatch(waiting)
+        return waiting
 
     def claim_batch(self, limit: int) -> list[tuple[str, int, float]]:
         """Claim up to ``limit`` due runs in one transaction.
@@ -190,12 +213,16 @@ class WorkerPool:
         poll = self.services.settings.engine.poll_interval
         while not self._stop.is_set():
             try:
-                run_id, fence, claimed_at = self._queue.get(timeout=poll)
+                waiting = self._dequeue(poll)
             except queue.Empty:
                 continue
             self._taken.set()
+            run_id, fence = waiting.run_id, waiting.fence
             try:
-                RunExecution(self.services, run_id, fence, claimed_at, pipelined=True).execute()
+                # from the last renewal, the claim's or the heartbeat's while it waited
+                RunExecution(
+                    self.services, run_id, fence, waiting.renewed, pipelined=True
+                ).execute()
             except LeaseLost:
                 log.warning("lost the lease of run %s; another worker has it", run_id)
             except Exception:  # keep the worker alive; the run is retried when its lease lapses
