@@ -73,13 +73,10 @@ async def fire_and_drain(
 async def body(stack: harness.Stack, args: argparse.Namespace) -> dict[str, Any]:
     users = await setup(stack, args.users)
     await fire_and_drain(stack, users, 0, args.warmup, args.concurrency, 60)
-    spy = stack.profile(args.profile) if args.profile else None
-    result = await fire_and_drain(
-        stack, users, args.warmup, args.events, args.concurrency, args.drain_timeout
-    )
-    if spy is not None:
-        spy.send_signal(2)
-        spy.wait(60)
+    with stack.profile(args.profile):
+        result = await fire_and_drain(
+            stack, users, args.warmup, args.events, args.concurrency, args.drain_timeout
+        )
     stack.check_alive()
     load, arrivals = result.pop("_curve")
     name = harness.output_name("e2e", args)

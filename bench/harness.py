@@ -38,7 +38,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -585,15 +586,25 @@ class Stack:
                     f"{name} exited with {proc.returncode}; see its log in {self.work}"
                 )
 
-    def profile(self, path: Path) -> subprocess.Popen[bytes]:
+    @contextmanager
+    def profile(self, path: Path | None) -> Iterator[None]:
+        """py-spy the server into ``path`` (raw format) for the ``with`` body; None: nothing."""
+        if path is None:
+            yield
+            return
         py_spy = Path(sys.executable).parent / "py-spy"
         if not py_spy.exists():
             raise BenchError("--profile needs py-spy: .venv/bin/pip install py-spy")
-        return subprocess.Popen(
+        spy = subprocess.Popen(
             [str(py_spy), "record", "--format", "raw", "--threads", "--nonblocking", "--gil",
              "-o", str(path), "--pid", str(self.procs["server"].pid)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
+        try:
+            yield
+        finally:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+            spy.wait(60)
 
 
 async def _api(conn: loadgen.Connection, path: str, auth: dict[str, str], body: Any) -> Any:

@@ -30,13 +30,10 @@ async def body(stack: harness.Stack, args: argparse.Namespace) -> dict[str, Any]
         stack.port, stack.event_requests(EVENT, users, range(args.warmup)), args.concurrency
     )
     requests = stack.event_requests(EVENT, users, range(args.warmup, args.warmup + args.events))
-    spy = stack.profile(args.profile) if args.profile else None
     cpu0, rcpu0 = stack.cpu_s(), stack.cpu_s("receiver")
-    load = await loadgen.closed_loop(stack.port, requests, args.concurrency)
+    with stack.profile(args.profile):
+        load = await loadgen.closed_loop(stack.port, requests, args.concurrency)
     server_cpu = stack.cpu_s() - cpu0
-    if spy is not None:
-        spy.send_signal(2)
-        spy.wait(60)
     stack.check_alive()
     accepted = warm.ok() + load.ok()
     await asyncio.sleep(0.2)

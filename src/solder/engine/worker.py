@@ -152,15 +152,15 @@ class WorkerPool:
                 self.services.wakeup.clear()
 
     def _room(self) -> int:
-        with self._places:
-            return self.capacity - self._queue.qsize() - self._reserved
+        """Free places in the queue (hold ``_places``, or accept a passing figure)."""
+        return self.capacity - self._queue.qsize() - self._reserved
 
     def reserve(self, wanted: int) -> int:
         """Take up to ``wanted`` places in the queue for runs claimed elsewhere; how many."""
         if not self._pool or self._stop.is_set():
             return 0
         with self._places:
-            got = max(0, min(wanted, self.capacity - self._queue.qsize() - self._reserved))
+            got = max(0, min(wanted, self._room()))
             self._reserved += got
         return got
 
