@@ -3,6 +3,7 @@ ahead of them take: nobody claims them again and nothing runs twice."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from solder.config import Settings
+from solder.engine.heartbeat import Heartbeat
+from solder.engine.worker import Queued
 from solder.store.tables import runs
 from tests.blockflow import Flow
 from tests.conftest import Server
@@ -55,3 +58,23 @@ def test_runs_waiting_behind_slow_runs_are_claimed_once(
     with server.services.engine.connect() as conn:
         fences = list(conn.execute(select(runs.c.fence)).scalars())
     assert fences == [1] * RUNS  # claimed once each: no lease lapsed while its run waited
+
+
+def test_a_run_watched_while_the_heartbeat_idles_is_renewed_within_its_lease(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With nothing to watch the heartbeat sleeps long (a sixth of a 30 s lease); a run with a
+    short lease that arrives meanwhile must wake it, or its lease lapses unrenewed."""
+    beat = Heartbeat(engine=None)  # type: ignore[arg-type]  # _renew is replaced below
+    renewals: list[str] = []
+    monkeypatch.setattr(beat, "_renew", lambda run: renewals.append(run.run_id))
+    idle = Queued("idle", 1, time.monotonic(), lease_seconds=30.0)
+    beat.watch(idle)
+    time.sleep(0.2)
+    beat.unwatch(idle)
+    time.sleep(0.2)  # the loop has looked at nothing and sleeps for 5 s
+    short = Queued("short", 1, time.monotonic(), lease_seconds=0.6)
+    beat.watch(short)
+    time.sleep(0.5)  # due for renewal after 0.2 s
+    beat.unwatch(short)
+    assert "short" in renewals

@@ -46,6 +46,7 @@ class Heartbeat:
         self._held: dict[int, Leased] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
+        self._next_look = float("inf")  # monotonic time the loop looks at the runs next
         self._thread: threading.Thread | None = None
 
     @contextmanager
@@ -61,6 +62,8 @@ class Heartbeat:
         """Keep ``run``'s lease alive until ``unwatch`` (a claimed run waiting for an executor)."""
         with self._lock:
             self._held[id(run)] = run
+            if run.renewed + run.lease_seconds / 3 < self._next_look:
+                self._wake.set()  # the loop sleeps longer than this run's lease allows
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._loop, name="solder-heartbeat", daemon=True
@@ -74,13 +77,16 @@ class Heartbeat:
     def _loop(self) -> None:
         while True:
             with self._lock:
+                self._wake.clear()
                 held = list(self._held.values())
-            now = time.monotonic()
-            shortest = min((r.lease_seconds for r in held), default=30.0)
+                now = time.monotonic()
+                shortest = min((r.lease_seconds for r in held), default=30.0)
+                pause = max(0.05, shortest / 6)
+                self._next_look = now + pause
             for run in held:
                 if now - run.renewed > run.lease_seconds / 3:
                     self._renew(run)
-            self._wake.wait(max(0.05, shortest / 6))
+            self._wake.wait(pause)
 
     def _renew(self, run: Leased) -> None:
         try:
