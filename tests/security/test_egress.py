@@ -78,6 +78,11 @@ def receiver() -> Iterator[Receiver]:
         yield Receiver(url=url, port=httpx2.URL(url).port or 80, seen=seen)
 
 
+Sender = Callable[[httpx2.Client, str], httpx2.Response]
+CLIENT: Sender = lambda client, url: client.get(url)  # noqa: E731
+LEAN: Sender = lambda client, url: client.send_once("GET", url, headers={}, content=b"")  # noqa: E731
+
+
 def refused(
     url: str,
     policy: EgressPolicy = NOTHING_ALLOWED,
@@ -239,7 +244,7 @@ def test_a_name_that_does_not_resolve_stays_a_connect_error() -> None:
             client.send_once("POST", "http://nowhere.test/", headers={}, content=b"{}")
 
 
-def test_the_lean_path_posts_on_the_same_guarded_pool(receiver: Receiver) -> None:
+def test_the_lean_path_sends_the_host_header_and_keeps_the_guard(receiver: Receiver) -> None:
     url = f"http://localhost:{receiver.port}/hello?x=1"
     resolver = fixed({"localhost": ["127.0.0.1"]})
     with guarded_client(LOOPBACK_ONLY, timeout=5, resolver=resolver) as client:
@@ -257,8 +262,9 @@ def test_the_lean_path_posts_on_the_same_guarded_pool(receiver: Receiver) -> Non
 # -- DNS rebinding: resolve once, dial the checked address -------------------------------------
 
 
+@pytest.mark.parametrize("send", [CLIENT, LEAN], ids=["client", "lean"])
 def test_rebinding_name_is_resolved_once_and_the_checked_address_dialled(
-    receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch, send: Sender
 ) -> None:
     answers = iter([["127.0.0.1"], ["10.0.0.5"]])
     calls: list[str] = []
@@ -277,7 +283,7 @@ def test_rebinding_name_is_resolved_once_and_the_checked_address_dialled(
     monkeypatch.setattr(socket, "getaddrinfo", spy)
     url = f"http://rebind.test:{receiver.port}/hello"
     with guarded_client(LOOPBACK_ONLY, timeout=5, resolver=rebinding) as client:
-        response = client.get(url)
+        response = send(client, url)
     assert response.json() == {"hello": f"rebind.test:{receiver.port}"}
     assert calls == ["rebind.test"]
     assert "rebind.test" not in asked  # the socket was opened to the literal 127.0.0.1
@@ -287,7 +293,7 @@ def test_rebinding_name_is_resolved_once_and_the_checked_address_dialled(
         guarded_client(LOOPBACK_ONLY, timeout=5, resolver=rebinding) as client,
         pytest.raises(EgressRefused, match=r"rebind\.test resolves to 10\.0\.0\.5"),
     ):
-        client.get(url)
+        send(client, url)
     assert calls == ["rebind.test", "rebind.test"]
     assert len(receiver.seen) == 1
 
@@ -513,14 +519,15 @@ def tls_server(pki: Pki) -> Iterator[tuple[int, list[str | None]]]:
         listener.close()
 
 
-def test_tls_uses_the_original_name_for_sni_and_verification(pki: Pki) -> None:
+@pytest.mark.parametrize("send", [CLIENT, LEAN], ids=["client", "lean"])
+def test_tls_uses_the_original_name_for_sni_and_verification(pki: Pki, send: Sender) -> None:
     trust = ssl.create_default_context(cafile=str(pki.ca))
     resolver = fixed({"guarded.test": ["127.0.0.1"], "other.test": ["127.0.0.1"]})
     with (
         tls_server(pki) as (port, names),
         guarded_client(LOOPBACK_ONLY, timeout=5, resolver=resolver, ssl_context=trust) as c,
     ):
-        response = c.get(f"https://guarded.test:{port}/")
+        response = send(c, f"https://guarded.test:{port}/")
         assert response.text == "ok"
         assert names == ["guarded.test"]
         # the same socket address under a name the certificate does not carry fails the check
@@ -528,5 +535,5 @@ def test_tls_uses_the_original_name_for_sni_and_verification(pki: Pki) -> None:
             guarded_client(LOOPBACK_ONLY, timeout=5, resolver=resolver, ssl_context=trust) as c,
             pytest.raises(httpx2.ConnectError, match="CERTIFICATE_VERIFY_FAILED"),
         ):
-            c.get(f"https://other.test:{port}/")
+            send(c, f"https://other.test:{port}/")
         assert names == ["guarded.test", "other.test"]
