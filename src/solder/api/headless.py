@@ -9,9 +9,17 @@ from fastapi import APIRouter, Query
 
 from solder.api.auth import AnyCaller, ServicesDep
 from solder.api.schemas import CompleteInstallation, NewCredential, StartInstallation
+from solder.apps.base import App
 from solder.engine import lifecycle
 from solder.engine.definitions import FieldSpec, WorkflowDef, released
-from solder.errors import BadInput, Conflict, SolderError
+from solder.errors import (
+    BadInput,
+    Conflict,
+    FatalError,
+    ReconnectNeeded,
+    RetryableError,
+    SolderError,
+)
 from solder.runtime.services import Services
 from solder.store import catalog, installs, users
 from solder.store.types import iso
@@ -34,12 +42,32 @@ def add_credential(body: NewCredential, who: AnyCaller, services: ServicesDep) -
         if not isinstance(body.credential.data[f.name], str):
             where = f"credential.data.{f.name}"
             raise BadInput(f"{where}: Input should be a valid string", where)
-    with services.engine.begin() as conn:
+    with services.engine.connect() as conn:
         user = users.get(conn, who.env, body.user_id)
-        who.own_user(user.id)
-        data = {f.name: body.credential.data[f.name] for f in app.credential_fields}
+    who.own_user(user.id)
+    data = {f.name: body.credential.data[f.name] for f in app.credential_fields}
+    _test_credential(services, app, data)
+    with services.engine.begin() as conn:
         cid = installs.add_credential(conn, services.ring, who.env, user.id, app.key, data)
     return {"success": True, "credentialId": cid}
+
+
+def _test_credential(services: Services, app: App, data: dict[str, Any]) -> None:
+    """The app's cheap call with the new credential: one it refuses is not stored.
+
+    A refusal (401/403, or another 4xx such as an unknown store) is the user's to fix: 422
+    naming ``credential`` with the app's reason.
+    An app that cannot be reached or fails (5xx, 429, a timeout) says nothing about the
+    credential, so it is stored and the failure logged; its first run will tell.
+    """
+    if app.test_credential is None:
+        return
+    try:
+        app.test_credential(services.app_context(app, data))
+    except (ReconnectNeeded, FatalError) as exc:  # 401/403, or another 4xx (a wrong store)
+        raise BadInput(f"credential: {app.key} refused it: {exc.message}", "credential") from exc
+    except RetryableError as exc:
+        log.warning("could not check a new %s credential: %s", app.key, exc.message)
 
 
 def _field_view(spec: FieldSpec) -> dict[str, Any]:

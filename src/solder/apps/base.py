@@ -1,6 +1,7 @@
-"""The connector SDK, thin for now: an app is a value with its auth fields, actions, triggers.
+"""The values an app is made of: its credential fields, actions, triggers and facts.
 
-Importing a connector module only builds values. Actions and triggers receive an
+Apps are declared with the SDK (``apps/sdk.py``), which checks a declaration and builds these
+values; the engine and the API only read them. Actions and triggers receive an
 :class:`AppContext` that carries the user's decrypted credential, an HTTP client and the
 app's base URL (overridable per server, which is how the sandbox apps are reached).
 """
@@ -47,6 +48,10 @@ class Action:
     input_model: type[BaseModel]
     run: Callable[[AppContext, Any], dict[str, Any]]
     idempotent: bool = False
+    output_model: type[BaseModel] | None = None
+    sample: Any = None
+    """An output, as the builder shows it before any run (checked against ``output_model``)."""
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -100,3 +105,17 @@ class App:
     """The URL under which the user's account lives (HTTP blocks using its credential)."""
     auth_headers: Callable[[AppContext], dict[str, str]] | None = None
     """The headers that carry the user's credential."""
+    version: str = "0.0.0"
+    auth: Any = None
+    """The SDK's auth declaration (``sdk.ApiKeyAuth``, ``sdk.BasicAuth`` or ``sdk.OAuth2``)."""
+    provider: Mapping[str, Any] = field(default_factory=dict)
+    """Provider facts as data (base URL, pagination, rate limits), checked by the SDK."""
+    options: Mapping[str, Callable[[AppContext], Any]] = field(default_factory=dict)
+    """Dropdown loaders by name, called with the user's own credential."""
+    test_credential: Callable[[AppContext], None] | None = None
+    """A cheap call that raises ``ReconnectNeeded`` when the app refuses the credential."""
+    description: str = ""
+
+    @property
+    def is_oauth(self) -> bool:
+        return getattr(self.auth, "kind", None) == "oauth2"

@@ -13,8 +13,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from solder.apps.base import (
-    Action,
-    App,
     AppContext,
     CredentialField,
     PollingTrigger,
@@ -22,6 +20,7 @@ from solder.apps.base import (
     WebhookTrigger,
 )
 from solder.apps.http import check, json_body, send
+from solder.apps.sdk import ApiKeyAuth, Connector, Option
 from solder.errors import FatalError, ReconnectNeeded
 
 SECRET_HEADER = "X-Solder-Hook-Secret"  # noqa: S105 - a header name, not a secret
@@ -138,11 +137,71 @@ order_created = WebhookTrigger(
 )
 
 
+connector = Connector(
+    key="bigcommerce",
+    title="BigCommerce",
+    icon="/static/icons/bigcommerce.svg",
+    version="1.1.0",
+    description="Orders of a BigCommerce store: update their status, hear about new ones.",
+    auth=ApiKeyAuth(
+        fields=(
+            CredentialField("storeHash", "Store hash", "the part after /stores/ in your API path"),
+            CredentialField("accessToken", "Access token", "an API account's token", secret=True),
+        )
+    ),
+    provider={
+        "base_url": "https://api.bigcommerce.com",
+        "docs_url": "https://developer.bigcommerce.com/docs/rest-management",
+        "pagination": {
+            "kind": "page",
+            "page_param": "page",
+            "limit_param": "limit",
+            "max_limit": 250,
+        },
+        "rate_limit": {
+            "remaining_header": "X-Rate-Limit-Requests-Left",
+            "reset_header": "X-Rate-Limit-Time-Reset-Ms",
+        },
+    },
+    api_root=lambda ctx: _store_url(ctx, ""),
+    auth_headers=_headers,
+)
+connector.trigger(order_created)
+
+
+@connector.credential_test
+def _check_credential(ctx: AppContext) -> None:
+    """The order statuses: the cheapest call that needs the store hash and the token."""
+    _get(ctx, "/v2/order_statuses", "bigcommerce check credential")
+
+
+@connector.options("order_statuses")
+def _order_statuses(ctx: AppContext) -> list[Option]:
+    rows = _get(ctx, "/v2/order_statuses", "bigcommerce list order statuses")
+    return [
+        Option(value=str(r["id"]), label=str(r.get("custom_label") or r.get("name") or r["id"]))
+        for r in rows
+    ]
+
+
 class UpdateOrderStatusInput(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     order_id: int | str = Field(alias="orderId")
-    status: int | str = Field(description="a status id, or its name or custom label")
+    status: int | str = Field(
+        description="a status id, or its name or custom label",
+        json_schema_extra={"options": "order_statuses"},
+    )
+
+
+class Order(BaseModel):
+    """A v2 order as BigCommerce answers it; fields beyond these are kept as they come."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    status_id: int
+    status: str
 
 
 def _resolve_status(ctx: AppContext, status: int | str) -> int:
@@ -156,7 +215,13 @@ def _resolve_status(ctx: AppContext, status: int | str) -> int:
     raise FatalError(f"status: {status!r} is not an order status of this store", field="status")
 
 
-def _update_order_status(ctx: AppContext, inp: UpdateOrderStatusInput) -> dict[str, Any]:
+@connector.action(
+    "update_order_status",
+    title="Update an order status",
+    idempotent=True,
+    sample={"id": 100, "status_id": 2, "status": "Shipped", "total_inc_tax": "25.0000"},
+)
+def _update_order_status(ctx: AppContext, inp: UpdateOrderStatusInput) -> Order:
     status_id = _resolve_status(ctx, inp.status)
     what = "bigcommerce update order"
     resp = send(
@@ -168,16 +233,9 @@ def _update_order_status(ctx: AppContext, inp: UpdateOrderStatusInput) -> dict[s
         json={"status_id": status_id},
     )
     body = json_body(resp, what)
-    return body if isinstance(body, dict) else {"result": body}
-
-
-update_order_status = Action(
-    key="update_order_status",
-    name="Update an order status",
-    input_model=UpdateOrderStatusInput,
-    run=_update_order_status,
-    idempotent=True,
-)
+    if not isinstance(body, dict):
+        raise FatalError(f"{what}: unexpected response")
+    return Order.model_validate(body)
 
 
 def _poll_new_orders(ctx: AppContext, cursor: Any) -> tuple[list[dict[str, Any]], Any]:
@@ -206,17 +264,4 @@ new_order_polled = PollingTrigger(
     record_id=lambda order: str(order["id"]),
 )
 
-app = App(
-    key="bigcommerce",
-    name="BigCommerce",
-    icon="/static/icons/bigcommerce.svg",
-    base_url="https://api.bigcommerce.com",
-    credential_fields=(
-        CredentialField("storeHash", "Store hash", "the part after /stores/ in your API path"),
-        CredentialField("accessToken", "Access token", "an API account's token", secret=True),
-    ),
-    actions={update_order_status.key: update_order_status},
-    triggers={order_created.key: order_created, new_order_polled.key: new_order_polled},
-    api_root=lambda ctx: _store_url(ctx, ""),
-    auth_headers=_headers,
-)
+connector.trigger(new_order_polled)
