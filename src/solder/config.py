@@ -39,6 +39,16 @@ class EngineSettings(BaseModel):
     )
 
 
+class OAuthClientSettings(BaseModel):
+    """The ISV's OAuth client at one app: its id and secret, and where the app's OAuth pages
+    are when they are not where the app declares them (a sandbox, a regional host)."""
+
+    client_id: str
+    client_secret: SecretStr
+    authorize_url: str | None = None
+    token_url: str | None = None
+
+
 class EgressSettings(BaseModel):
     """Where blocks may send requests whose URL an end user or a mapping supplies.
 
@@ -94,6 +104,12 @@ class Settings(BaseSettings):
     app_base_urls: dict[str, str] = Field(
         default_factory=dict,
         description='per-app API base URL overrides, e.g. {"bigcommerce": "http://127.0.0.1:9001"}',
+    )
+    oauth_clients: dict[str, OAuthClientSettings] = Field(
+        default_factory=dict,
+        description="per-app OAuth clients, e.g. "
+        '{"slack": {"client_id": "...", "client_secret": "..."}}; an app with OAuth2 auth '
+        "can be connected only when its client is set",
     )
     sql_connections: dict[str, SecretStr] = Field(
         default_factory=dict,

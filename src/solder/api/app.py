@@ -18,6 +18,7 @@ from solder.api import (
     hooks,
     manage,
     metadata,
+    oauth,
     ops,
     running,
     users,
@@ -55,7 +56,8 @@ def create_app(services: Services, *, workers: bool = True) -> FastAPI:
     app.state.services = services
     ops.install(app, pool)
     errors.install(app)
-    for module in (users, workflows, headless, running, manage, hooks, executions, metadata):
+    routers = (users, workflows, headless, running, manage, hooks, executions, metadata, oauth)
+    for module in routers:
         app.include_router(module.router)
 
     @app.get("/health", tags=["meta"])

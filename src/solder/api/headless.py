@@ -33,6 +33,11 @@ def add_credential(body: NewCredential, who: AnyCaller, services: ServicesDep) -
     app = services.apps.get(body.credential.type.lower())
     if app is None:
         raise BadInput(f"credential.type: unknown app {body.credential.type!r}", "credential.type")
+    if app.is_oauth:
+        raise BadInput(
+            f"credential.type: {app.key} connects with OAuth: GET /headless/oauthUrl",
+            "credential.type",
+        )
     missing = [
         f.name for f in app.credential_fields if body.credential.data.get(f.name) in (None, "")
     ]

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query
 
 from solder.api.auth import AnyCaller, ServicesDep, UserQuery, scoped_user
 from solder.api.views import icon_url
+from solder.apps import oauth
 from solder.apps.base import Action, App, PollingTrigger
 from solder.errors import BadInput, NotFound
 from solder.store import installs
@@ -119,5 +120,5 @@ def dropdown_options(
             f"credentialId: {credential_id!r} is a {row.app} credential, not {found.key}",
             field="credentialId",
         )
-    ctx = services.app_context(found, installs.credential_data(services.ring, row))
+    ctx = services.app_context(found, oauth.usable(services, found, row))
     return {"data": [{"value": o.value, "label": o.label} for o in loader(ctx)]}

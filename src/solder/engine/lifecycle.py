@@ -17,6 +17,7 @@ import hmac
 import secrets
 from typing import Any
 
+from solder.apps import oauth
 from solder.apps.base import PollingTrigger, Subscription, WebhookTrigger
 from solder.engine import schedule
 from solder.engine.definitions import (
@@ -37,7 +38,10 @@ def credential_for(services: Services, install: Any, app: str) -> dict[str, Any]
         for cid in install.credential_ids or []:
             row = installs.get_credential(conn, install.environment, install.user_id, cid)
             if row.app == app:
-                return installs.credential_data(services.ring, row)
+                found = services.apps.get(app)
+                if found is None:
+                    return installs.credential_data(services.ring, row)
+                return oauth.usable(services, found, row)
     raise ReconnectNeeded(f"credentialIds: the user has no {app} credential on this installation")
 
 

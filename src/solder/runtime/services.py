@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import Engine
 
 from solder.apps.base import App, AppContext
-from solder.apps.registry import APPS
+from solder.apps.registry import APPS, SANDBOX_ONLY
 from solder.config import Settings
 from solder.engine.heartbeat import Heartbeat
 from solder.runtime.dispatch import Dispatcher, LocalDispatcher
@@ -102,4 +102,9 @@ def build(settings: Settings, *, public_url: str | None = None, upgrade: bool = 
             timeout=settings.engine.http_timeout,
         ),
         public_url=(settings.public_url or public_url or "http://127.0.0.1:8000").rstrip("/"),
+        apps={
+            key: app
+            for key, app in APPS.items()
+            if key not in SANDBOX_ONLY or key in settings.oauth_clients
+        },
     )

@@ -14,8 +14,12 @@ from solder.store.types import new_id, utcnow
 # ---- credentials -------------------------------------------------------------------------
 
 
-def _aad(credential_id: str) -> str:
+def credential_aad(credential_id: str) -> str:
+    """What a credential's ciphertext is bound to: its own row."""
     return f"credentials:{credential_id}"
+
+
+_aad = credential_aad
 
 
 def add_credential(

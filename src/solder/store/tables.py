@@ -138,6 +138,9 @@ credentials = Table(
     Column("ciphertext", LargeBinary, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=True),  # an OAuth2 access token's expiry
+    Column("refresh_until", UTCDateTime(), nullable=True),  # one refresher's lease
+    Column("status", String(32), nullable=False, server_default="connected"),
     Index(None, "user_id"),
 )
 

@@ -1,0 +1,299 @@
+"""OAuth 2.0 for apps declared with ``sdk.OAuth2``: connecting an account, and keeping its
+access token fresh.
+
+Connecting (the authorization code grant with PKCE, RFC 6749 and 7636):
+
+1. ``authorization_url`` makes a PKCE verifier and a ``state`` that seals (AES-GCM under the
+   server's key ring) the environment, the user, the app, the verifier and an expiry ten
+   minutes ahead. Nothing is stored: a state that does not open, or has expired, is refused.
+2. The provider sends the user's browser back to ``{public_url}/oauth/callback`` (one
+   redirect URI per server) with ``code`` and ``state``; ``connect`` opens the state, trades
+   the code (and the verifier) for tokens at the token URL, and stores them as the user's
+   credential, encrypted like any other.
+
+Keeping tokens fresh (``usable``): a token that expires within ``REFRESH_AHEAD`` is refreshed
+before it is used, by exactly one process: the one whose conditional update takes the
+credential's short ``refresh_until`` lease. The others wait for its new token (or, once the
+lease lapses, take it over). A refresh the provider refuses (``invalid_grant``) marks the
+credential ``needs_reconnect`` and raises ``ReconnectNeeded``; a provider that cannot be
+reached leaves the old token in place and raises ``RetryableError``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import secrets
+import time
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx2
+from sqlalchemy import Connection, select, update
+
+from solder.apps import http
+from solder.apps.base import App
+from solder.apps.sdk import OAuth2
+from solder.config import OAuthClientSettings
+from solder.errors import BadInput, FatalError, NotFound, ReconnectNeeded, RetryableError
+from solder.runtime.services import Services
+from solder.security.crypto import KeyRingError
+from solder.store import installs
+from solder.store.tables import credentials
+from solder.store.types import utcnow
+
+STATE_TTL = 600.0
+REFRESH_AHEAD = timedelta(minutes=5)
+REFRESH_LEASE = timedelta(seconds=30)
+_STATE_AAD = "oauth-state"
+
+
+def _oauth(app: App) -> OAuth2:
+    if not isinstance(app.auth, OAuth2):
+        raise BadInput(f"app: {app.key} does not connect with OAuth", field="app")
+    return app.auth
+
+
+def client_of(services: Services, app: App) -> OAuthClientSettings:
+    client = services.settings.oauth_clients.get(app.key)
+    if client is None:
+        raise BadInput(
+            f"app: no OAuth client is configured for {app.key} (SOLDER_OAUTH_CLIENTS)",
+            field="app",
+        )
+    return client
+
+
+def redirect_uri(services: Services) -> str:
+    return f"{services.public_url.rstrip('/')}/oauth/callback"
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def authorization_url(services: Services, app: App, env: str, user_id: str) -> str:
+    """The provider's consent page for this user; its answer comes back to ``callback``."""
+    auth = _oauth(app)
+    if auth.grant != "authorization_code":
+        raise BadInput(f"app: {app.key} connects without a user's consent", field="app")
+    client = client_of(services, app)
+    verifier = _b64(secrets.token_bytes(48))
+    sealed = {"e": env, "u": user_id, "a": app.key, "v": verifier, "x": time.time() + STATE_TTL}
+    kid, blob = services.ring.encrypt_json(sealed, _STATE_AAD)
+    params = {
+        "response_type": "code",
+        "client_id": client.client_id,
+        "redirect_uri": redirect_uri(services),
+        "state": f"{kid}.{_b64(blob)}",
+        **auth.extra_authorize_params,
+    }
+    if auth.scopes:
+        params["scope"] = auth.scope_separator.join(auth.scopes)
+    if auth.pkce:
+        params["code_challenge"] = _b64(hashlib.sha256(verifier.encode()).digest())
+        params["code_challenge_method"] = "S256"
+    base = client.authorize_url or auth.authorize_url
+    return f"{base}{'&' if '?' in base else '?'}{urlencode(params)}"
+
+
+def open_state(services: Services, state: str) -> dict[str, Any]:
+    """The sealed facts of a ``state``; ``BadInput`` naming ``state`` if forged or expired."""
+    kid, _, blob = state.partition(".")
+    try:
+        raw = base64.urlsafe_b64decode(blob + "=" * (-len(blob) % 4))
+        facts = services.ring.decrypt_json(kid, raw, _STATE_AAD)
+    except (KeyRingError, ValueError, binascii.Error, json.JSONDecodeError):
+        raise BadInput("state: not a state this server made", field="state") from None
+    if not isinstance(facts, dict) or float(facts.get("x", 0)) < time.time():
+        raise BadInput("state: expired; start connecting again", field="state")
+    return facts
+
+
+def _token_request(services: Services, app: App, form: dict[str, str]) -> dict[str, Any]:
+    auth = _oauth(app)
+    client = client_of(services, app)
+    secret = client.client_secret.get_secret_value()
+    headers = {"Accept": "application/json"}
+    if auth.client_auth == "basic":
+        pair = f"{client.client_id}:{secret}".encode()
+        headers["Authorization"] = f"Basic {base64.b64encode(pair).decode()}"
+    else:
+        form = {**form, "client_id": client.client_id, "client_secret": secret}
+    url = client.token_url or auth.token_url
+    what = f"{app.key} token endpoint"
+    try:
+        response = services.egress.post(url, data=form, headers=headers)
+    except httpx2.TransportError as exc:
+        raise RetryableError(f"{what}: {type(exc).__name__}: {exc}") from exc
+    if response.status_code in (400, 401):  # RFC 6749 5.2: {"error", "error_description"}
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        error = str(body.get("error", "")) if isinstance(body, dict) else ""
+        detail = str(body.get("error_description", "")) if isinstance(body, dict) else ""
+        message = f"{what}: {error or f'HTTP {response.status_code}'}"
+        message += f": {detail}" if detail else ""
+        if error == "invalid_grant":
+            raise ReconnectNeeded(message)
+        raise FatalError(message)
+    tokens = http.json_body(http.check(response, what), what)
+    if not isinstance(tokens, dict) or not tokens.get("access_token"):
+        raise FatalError(f"{what}: the answer has no access_token")
+    return tokens
+
+
+def _credential(tokens: dict[str, Any], previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What is stored: the tokens, a refresh token kept when the provider sends no new one."""
+    expires = tokens.get("expires_in")
+    data = {
+        "accessToken": str(tokens["access_token"]),
+        "tokenType": str(tokens.get("token_type", "bearer")),
+        "scope": str(tokens.get("scope", "")),
+        "expiresAt": (
+            (utcnow() + timedelta(seconds=float(expires))).isoformat()
+            if isinstance(expires, int | float | str) and str(expires).strip()
+            else None
+        ),
+    }
+    refresh = tokens.get("refresh_token") or (previous or {}).get("refreshToken")
+    if refresh:
+        data["refreshToken"] = str(refresh)
+    return data
+
+
+def _expiry(data: dict[str, Any]) -> datetime | None:
+    raw = data.get("expiresAt")
+    return datetime.fromisoformat(raw) if isinstance(raw, str) else None
+
+
+def connect(services: Services, state: str, code: str) -> tuple[str, str]:
+    """Trade ``code`` for tokens and store them for the user the state names.
+
+    Returns ``(credential id, app key)``.
+    """
+    facts = open_state(services, state)
+    app = services.apps.get(str(facts["a"]))
+    if app is None:
+        raise NotFound(f"app: no app {facts['a']!r}", field="app")
+    form = {"grant_type": "authorization_code", "code": code,
+            "redirect_uri": redirect_uri(services)}  # fmt: skip
+    if _oauth(app).pkce:
+        form["code_verifier"] = str(facts["v"])
+    data = _credential(_token_request(services, app, form))
+    with services.engine.begin() as conn:
+        cid = installs.add_credential(
+            conn, services.ring, str(facts["e"]), str(facts["u"]), app.key, data
+        )
+        conn.execute(
+            update(credentials).where(credentials.c.id == cid).values(expires_at=_expiry(data))
+        )
+    return cid, app.key
+
+
+# ---- keeping a token fresh --------------------------------------------------------------------
+
+
+def _store(conn: Connection, services: Services, cid: str, data: dict[str, Any]) -> None:
+    kid, blob = services.ring.encrypt_json(data, installs.credential_aad(cid))
+    conn.execute(
+        update(credentials)
+        .where(credentials.c.id == cid)
+        .values(key_id=kid, ciphertext=blob, expires_at=_expiry(data), updated_at=utcnow(),
+                refresh_until=None, status="connected")
+    )  # fmt: skip
+
+
+def _take_lease(services: Services, cid: str) -> bool:
+    now = utcnow()
+    with services.engine.begin() as conn:
+        taken = conn.execute(
+            update(credentials)
+            .where(credentials.c.id == cid)
+            .where((credentials.c.refresh_until.is_(None)) | (credentials.c.refresh_until < now))
+            .values(refresh_until=now + REFRESH_LEASE)
+        )
+    return taken.rowcount == 1
+
+
+def _reload(services: Services, cid: str) -> Any:
+    with services.engine.connect() as conn:
+        return conn.execute(select(credentials).where(credentials.c.id == cid)).one()
+
+
+def refresh(services: Services, app: App, row: Any) -> dict[str, Any]:
+    """The credential's data with a new access token, refreshed by one process at a time.
+
+    Whoever takes the lease refreshes, unless the stored token changed since ``row`` was read
+    (another process refreshed meanwhile: its token is used). The others wait for the new
+    token, or take the lease over once it lapses.
+    """
+    cid, seen = row.id, row.updated_at
+    deadline = time.monotonic() + REFRESH_LEASE.total_seconds() + 5
+    while True:
+        if _take_lease(services, cid):
+            current = _reload(services, cid)
+            if current.updated_at != seen:
+                _mark(services, cid, None)
+                return _data_of(services, app, current)
+            return _refresh_now(services, app, cid, installs.credential_data(services.ring, row))
+        time.sleep(0.05)
+        current = _reload(services, cid)
+        if current.updated_at != seen:
+            return _data_of(services, app, current)
+        if time.monotonic() > deadline:
+            raise RetryableError(f"{app.key}: waited too long for a token refresh")
+
+
+def _data_of(services: Services, app: App, row: Any) -> dict[str, Any]:
+    if row.status == "needs_reconnect":
+        raise ReconnectNeeded(f"{app.key}: the account must be connected again")
+    return installs.credential_data(services.ring, row)
+
+
+def _refresh_now(services: Services, app: App, cid: str, data: dict[str, Any]) -> dict[str, Any]:
+    auth = _oauth(app)
+    if auth.grant == "client_credentials":
+        form = {"grant_type": "client_credentials"}
+        if auth.scopes:
+            form["scope"] = auth.scope_separator.join(auth.scopes)
+    elif data.get("refreshToken"):
+        form = {"grant_type": "refresh_token", "refresh_token": str(data["refreshToken"])}
+    else:
+        _mark(services, cid, "needs_reconnect")
+        raise ReconnectNeeded(f"{app.key}: the token expired and there is no refresh token")
+    try:
+        tokens = _token_request(services, app, form)
+    except ReconnectNeeded:
+        _mark(services, cid, "needs_reconnect")
+        raise
+    except Exception:
+        _mark(services, cid, None)  # give the lease back; the old token stays
+        raise
+    fresh = _credential(tokens, data)
+    with services.engine.begin() as conn:
+        _store(conn, services, cid, fresh)
+    return fresh
+
+
+def _mark(services: Services, cid: str, status: str | None) -> None:
+    values: dict[str, Any] = {"refresh_until": None}
+    if status is not None:
+        values |= {"status": status, "updated_at": utcnow()}
+    with services.engine.begin() as conn:
+        conn.execute(update(credentials).where(credentials.c.id == cid).values(**values))
+
+
+def usable(services: Services, app: App, row: Any) -> dict[str, Any]:
+    """The credential's data, its OAuth2 access token refreshed first if about to expire."""
+    if not isinstance(app.auth, OAuth2):
+        return installs.credential_data(services.ring, row)
+    expires = row.expires_at
+    due = expires is not None and expires - utcnow() < REFRESH_AHEAD
+    if due and row.status != "needs_reconnect":
+        return refresh(services, app, row)
+    return _data_of(services, app, row)
