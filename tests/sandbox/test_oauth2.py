@@ -40,6 +40,11 @@ class Provider:
     def token(self, auth: tuple[str, str] | None = None, **form: str) -> httpx2.Response:
         return self.http.post("/token", data=form, auth=auth)
 
+    def redeem(self, code: str, verifier: str, **over: str) -> httpx2.Response:
+        """The authorization_code grant, as the confidential client, with ``over`` replacing."""
+        form = {"code": code, "redirect_uri": CALLBACK, "code_verifier": verifier, **over}
+        return self.token(CREDS, grant_type="authorization_code", **form)
+
 
 def challenge_for(verifier: str) -> str:
     digest = hashlib.sha256(verifier.encode()).digest()
@@ -82,13 +87,7 @@ def test_full_flow_authorize_token_api_expiry_refresh(provider: Provider) -> Non
     assert back["state"] == "st-123"
     assert set(back) == {"code", "state"}
 
-    answer = provider.token(
-        CREDS,
-        grant_type="authorization_code",
-        code=back["code"],
-        redirect_uri=CALLBACK,
-        code_verifier=verifier,
-    )
+    answer = provider.redeem(back["code"], verifier)
     assert answer.status_code == 200, answer.text
     assert answer.headers["cache-control"] == "no-store"
     tokens = answer.json()
@@ -145,13 +144,7 @@ def test_tokens_expire_by_lifetime(provider: Provider) -> None:
 def test_pkce_mismatch_and_missing_verifier_are_refused(provider: Provider) -> None:
     verifier = secrets.token_urlsafe(48)
     code = code_flow(provider, verifier)["code"]
-    wrong = provider.token(
-        CREDS,
-        grant_type="authorization_code",
-        code=code,
-        redirect_uri=CALLBACK,
-        code_verifier=secrets.token_urlsafe(48),
-    )
+    wrong = provider.redeem(code, secrets.token_urlsafe(48))
     assert wrong.status_code == 400
     assert wrong.json()["error"] == "invalid_grant"
     assert "code_verifier" in wrong.json()["error_description"]
@@ -200,13 +193,7 @@ def test_an_expired_code_is_refused(provider: Provider) -> None:
         code = code_flow(provider, verifier)["code"]
     finally:
         provider.book.code_lifetime = 60
-    answer = provider.token(
-        CREDS,
-        grant_type="authorization_code",
-        code=code,
-        redirect_uri=CALLBACK,
-        code_verifier=verifier,
-    )
+    answer = provider.redeem(code, verifier)
     assert (answer.status_code, answer.json()["error"]) == (400, "invalid_grant")
 
 
@@ -224,13 +211,7 @@ def test_redirect_uri_must_match_exactly_and_is_never_redirected_to(provider: Pr
 
     verifier = secrets.token_urlsafe(48)
     code = code_flow(provider, verifier)["code"]
-    other = provider.token(
-        CREDS,
-        grant_type="authorization_code",
-        code=code,
-        redirect_uri="http://127.0.0.1:9/other",
-        code_verifier=verifier,
-    )
+    other = provider.redeem(code, verifier, redirect_uri="http://127.0.0.1:9/other")
     assert (other.status_code, other.json()["error"]) == (400, "invalid_grant")
 
 
@@ -281,13 +262,7 @@ def test_rotating_refresh_tokens(provider: Provider) -> None:
     provider.http.post("/_sandbox/tokens", json={"rotate_refresh": True})
     verifier = secrets.token_urlsafe(48)
     code = code_flow(provider, verifier)["code"]
-    first = provider.token(
-        CREDS,
-        grant_type="authorization_code",
-        code=code,
-        redirect_uri=CALLBACK,
-        code_verifier=verifier,
-    ).json()
+    first = provider.redeem(code, verifier).json()
     second = provider.token(CREDS, grant_type="refresh_token", refresh_token=first["refresh_token"])
     assert second.status_code == 200
     assert second.json()["refresh_token"] != first["refresh_token"]
