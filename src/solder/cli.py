@@ -136,6 +136,34 @@ def sandbox_bigcommerce(host: str, port: int, store_hash: str, access_token: str
     bigcommerce.serve(host, port, store_hash, access_token)
 
 
+@sandbox.command("hubspot")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=9004, show_default=True, type=int)
+@click.option("--client-id", default="sandbox-client", show_default=True)
+@click.option("--client-secret", default="sandbox-secret", show_default=True)
+@click.option("--token-lifetime", default=1800.0, show_default=True, type=float)
+@click.option("--private-app-token", default=None, help="a token that never expires")
+def sandbox_hubspot(
+    host: str,
+    port: int,
+    client_id: str,
+    client_secret: str,
+    token_lifetime: float,
+    private_app_token: str | None,
+) -> None:
+    """A HubSpot account: CRM v3 contacts and deals, search, OAuth with expiring tokens."""
+    from solder.sandbox import hubspot
+
+    hubspot.serve(
+        host,
+        port,
+        client_id,
+        client_secret,
+        token_lifetime=token_lifetime,
+        private_app_token=private_app_token,
+    )
+
+
 @sandbox.command("oauth2")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=9005, show_default=True, type=int)
