@@ -136,6 +136,22 @@ def sandbox_bigcommerce(host: str, port: int, store_hash: str, access_token: str
     bigcommerce.serve(host, port, store_hash, access_token)
 
 
+@sandbox.command("shopify")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=9003, show_default=True, type=int)
+@click.option("--shop", "domain", default="sandbox.myshopify.com", show_default=True)
+@click.option("--token", "access_token", default="shpat_sandbox", show_default=True)
+@click.option("--client-id", default="sandbox-client", show_default=True)
+@click.option("--client-secret", default="sandbox-secret", show_default=True)
+def sandbox_shopify(
+    host: str, port: int, domain: str, access_token: str, client_id: str, client_secret: str
+) -> None:
+    """A Shopify store: Admin REST orders, customers, products, signed webhooks, OAuth."""
+    from solder.sandbox import shopify
+
+    shopify.serve(host, port, domain, access_token, client_id, client_secret)
+
+
 @sandbox.command("hubspot")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=9004, show_default=True, type=int)
