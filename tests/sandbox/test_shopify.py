@@ -196,6 +196,11 @@ def test_customers_and_products(api: httpx2.Client) -> None:
     blank = api.post("/products.json", json={"product": {"title": " "}})
     assert blank.json() == {"errors": {"title": ["can't be blank"]}}
     assert api.get("/products/count.json").json() == {"count": 1}
+    path = f"/products/{product['id']}.json"
+    assert api.get(path).json() == {"product": product}
+    changed = api.put(path, json={"product": {"vendor": "Acme", "status": "draft"}}).json()
+    assert (changed["product"]["vendor"], changed["product"]["status"]) == ("Acme", "draft")
+    assert api.put(path, json={"product": {"title": ""}}).status_code == 422
 
 
 def test_full_bucket_is_429_with_retry_after(boxes: Boxes, api: httpx2.Client) -> None:

@@ -17,10 +17,12 @@ request keeps its first page's filters. Errors are ``{"errors": ...}``: 401, 403
 400 (no root key), 422 with field errors, 429 with ``Retry-After`` when the leaky bucket
 (40 calls, 2 a second) is full. Every answer carries ``X-Shopify-Shop-Api-Call-Limit``.
 
-Webhooks POST the resource as JSON from background tasks with ``X-Shopify-Topic``,
-``X-Shopify-Shop-Domain``, ``X-Shopify-API-Version``, ``X-Shopify-Webhook-Id`` (the same on each
-retry) and ``X-Shopify-Hmac-Sha256`` (base64 HMAC-SHA256 of the raw body with the client
-secret); non-2xx answers and connection errors are retried.
+Webhooks (topics orders/create, orders/updated, orders/cancelled, customers/create,
+customers/update, products/create, products/update) POST the resource as JSON from background
+tasks with ``X-Shopify-Topic``, ``X-Shopify-Shop-Domain``, ``X-Shopify-API-Version``,
+``X-Shopify-Webhook-Id`` (the same on each retry) and ``X-Shopify-Hmac-Sha256`` (base64
+HMAC-SHA256 of the raw body with the client secret); non-2xx answers and connection errors are
+retried. The records themselves are built in :mod:`solder.sandbox.shopify_records`.
 
 OAuth: ``GET /admin/oauth/authorize`` (client_id, scope, redirect_uri, state) consents at once and
 redirects back with ``code``, ``hmac`` (hex HMAC-SHA256 of the other parameters, sorted, with the
@@ -46,7 +48,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from uuid import uuid4
 
@@ -58,6 +59,16 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from solder.sandbox.oauth import TokenBook, control_routes, form_or_json, redirect
+from solder.sandbox.shopify_records import (
+    PRODUCT_FIELDS,
+    ShopifyError,
+    customer_fields,
+    new_customer,
+    new_order,
+    new_product,
+    now_iso,
+    order_status,
+)
 from solder.sandbox.webhooks import DeliveryLog, Tasks, post_with_retries
 
 log = logging.getLogger(__name__)
@@ -69,9 +80,8 @@ VERSIONS = ("2024-01", "2024-04", "2024-07", "2024-10", "2025-01", "2025-04", "2
 RESOURCES = {"orders": "order", "customers": "customer", "products": "product"}
 SCOPES = tuple(f"{verb}_{name}" for name in RESOURCES for verb in ("read", "write"))
 TOPICS = {
-    *("orders/create", "orders/updated", "orders/cancelled", "orders/paid"),
+    *("orders/create", "orders/updated", "orders/cancelled"),
     *("customers/create", "customers/update", "products/create", "products/update"),
-    "app/uninstalled",
 }
 UNAUTHORIZED = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 THROTTLED = (
@@ -79,28 +89,6 @@ THROTTLED = (
     "service."
 )
 PAGING_PARAMS = {"limit", "fields", "page_info"}
-
-
-class ShopifyError(Exception):
-    """An error answered as ``{"errors": ...}``."""
-
-    def __init__(self, status: int, errors: Any, headers: dict[str, str] | None = None) -> None:
-        super().__init__(str(errors))
-        self.status, self.errors, self.headers = status, errors, headers or {}
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).replace(microsecond=0).isoformat()
-
-
-def money(value: Any, field: str) -> str:
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        amount = Decimal(-1)
-    if isinstance(value, bool) or not amount.is_finite() or amount < 0:
-        raise ShopifyError(422, {field: ["is not a number"]})
-    return str(amount.quantize(Decimal("0.01")))
 
 
 def sign(secret: str, message: bytes) -> str:
@@ -216,107 +204,6 @@ class Dispatcher:
             log.warning("gave up sending %s to %s", webhook["topic"], webhook["address"])
 
 
-# --- resources -------------------------------------------------------------------------------
-
-
-def line_items(raw: Any, ids: itertools.count[int]) -> list[Json]:
-    if not isinstance(raw, list) or not raw:
-        raise ShopifyError(422, {"line_items": ["must have at least one line item"]})
-    items = []
-    for item in raw:
-        quantity = item.get("quantity", 1) if isinstance(item, dict) else None
-        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
-            raise ShopifyError(422, {"line_items": ["quantity must be greater than 0"]})
-        assert isinstance(item, dict)
-        title = item.get("title") or (f"Product {item['product_id']}" if "product_id" in item
-                                      else None)  # fmt: skip
-        if not isinstance(title, str):
-            raise ShopifyError(422, {"line_items": ["title can't be blank"]})
-        line_id = next(ids)
-        items.append({
-            "id": line_id, "admin_graphql_api_id": f"gid://shopify/LineItem/{line_id}",
-            "title": title, "name": title, "quantity": quantity,
-            "price": money(item.get("price", 0), "price"), "sku": str(item.get("sku", "")),
-            "product_id": item.get("product_id"), "variant_id": item.get("variant_id"),
-        })  # fmt: skip
-    return items
-
-
-def new_order(shop: ShopState, body: Json) -> Json:
-    order_id, number = next(shop.ids), next(shop.order_numbers)
-    items = line_items(body.get("line_items"), shop.ids)
-    total = sum((Decimal(i["price"]) * i["quantity"] for i in items), Decimal(0))
-    customer = body.get("customer")
-    if isinstance(customer, dict) and "id" in customer:
-        customer = shop.tables["customers"].get(customer["id"])
-    now = now_iso()
-    return {
-        "id": order_id, "admin_graphql_api_id": f"gid://shopify/Order/{order_id}",
-        "name": f"#{number}", "order_number": number, "number": number - 1000,
-        "email": str(body.get("email", "")), "phone": body.get("phone"),
-        "created_at": now, "updated_at": now, "processed_at": now,
-        "closed_at": None, "cancelled_at": None, "cancel_reason": None,
-        "financial_status": str(body.get("financial_status", "paid")),
-        "fulfillment_status": None, "currency": "USD", "presentment_currency": "USD",
-        "subtotal_price": str(total), "total_price": str(total), "total_tax": "0.00",
-        "total_discounts": "0.00", "note": body.get("note"), "tags": str(body.get("tags", "")),
-        "test": bool(body.get("test", False)), "confirmed": True,
-        "line_items": items, "customer": customer if isinstance(customer, dict) else None,
-    }  # fmt: skip
-
-
-def customer_fields(shop: ShopState, body: Json, own: int | None = None) -> Json:
-    fields: Json = {k: body[k] for k in CUSTOMER_FIELDS if k in body}
-    email = fields.get("email")
-    if email is not None and (not isinstance(email, str) or "@" not in email):
-        raise ShopifyError(422, {"email": ["is invalid"]})
-    for other in shop.tables["customers"].values():
-        if email and other["id"] != own and (other["email"] or "").lower() == email.lower():
-            raise ShopifyError(422, {"email": ["has already been taken"]})
-    return fields
-
-
-def new_customer(shop: ShopState, body: Json) -> Json:
-    fields = customer_fields(shop, body)
-    if not any(fields.get(k) for k in ("email", "phone", "first_name", "last_name")):
-        raise ShopifyError(422, {"customer": ["must have a name, phone number or email address"]})
-    customer_id, now = next(shop.ids), now_iso()
-    return {
-        "id": customer_id, "admin_graphql_api_id": f"gid://shopify/Customer/{customer_id}",
-        "email": None, "first_name": None, "last_name": None, "phone": None, "tags": "",
-        "note": None, "state": "disabled", "verified_email": True, "orders_count": 0,
-        "total_spent": "0.00", "currency": "USD", "created_at": now, "updated_at": now,
-        **fields,
-    }  # fmt: skip
-
-
-CUSTOMER_FIELDS = ("email", "first_name", "last_name", "phone", "tags", "note")
-PRODUCT_FIELDS = ("title", "body_html", "vendor", "product_type", "tags", "status")
-
-
-def new_product(shop: ShopState, body: Json) -> Json:
-    title = body.get("title")
-    if not isinstance(title, str) or not title.strip():
-        raise ShopifyError(422, {"title": ["can't be blank"]})
-    product_id, now = next(shop.ids), now_iso()
-    raw_variants = body.get("variants") or [{"title": "Default Title"}]
-    variants = [
-        {"id": next(shop.ids), "product_id": product_id, "position": n,
-         "title": str(v.get("title", "Default Title")), "sku": str(v.get("sku", "")),
-         "price": money(v.get("price", 0), "variants.price"),
-         "inventory_quantity": int(v.get("inventory_quantity", 0))}
-        for n, v in enumerate(raw_variants, 1) if isinstance(v, dict)
-    ]  # fmt: skip
-    return {
-        "id": product_id, "admin_graphql_api_id": f"gid://shopify/Product/{product_id}",
-        "body_html": None, "vendor": shop.domain.split(".")[0], "product_type": "",
-        "handle": "-".join(title.lower().split()), "status": "active", "tags": "",
-        "created_at": now, "updated_at": now, "published_at": now, "variants": variants,
-        "images": [], "options": [{"name": "Title", "position": 1}],
-        **{k: body[k] for k in PRODUCT_FIELDS if k in body},
-    }  # fmt: skip
-
-
 def decode_cursor(page_info: str) -> Json:
     try:
         cursor = json.loads(base64.urlsafe_b64decode(page_info + "=="))
@@ -327,11 +214,6 @@ def decode_cursor(page_info: str) -> Json:
     ):
         raise ShopifyError(400, {"page_info": "Invalid value."})
     return cursor
-
-
-def order_status(order: Json, status: str) -> bool:
-    state = "cancelled" if order["cancelled_at"] else "closed" if order["closed_at"] else "open"
-    return status == "any" or status == state
 
 
 # --- endpoints -------------------------------------------------------------------------------
