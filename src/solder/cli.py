@@ -136,6 +136,89 @@ def sandbox_bigcommerce(host: str, port: int, store_hash: str, access_token: str
     bigcommerce.serve(host, port, store_hash, access_token)
 
 
+@sandbox.command("shopify")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=9003, show_default=True, type=int)
+@click.option("--shop", "domain", default="sandbox.myshopify.com", show_default=True)
+@click.option("--token", "access_token", default="shpat_sandbox", show_default=True)
+@click.option("--client-id", default="sandbox-client", show_default=True)
+@click.option("--client-secret", default="sandbox-secret", show_default=True)
+def sandbox_shopify(
+    host: str, port: int, domain: str, access_token: str, client_id: str, client_secret: str
+) -> None:
+    """A Shopify store: Admin REST orders, customers, products, signed webhooks, OAuth."""
+    from solder.sandbox import shopify
+
+    shopify.serve(host, port, domain, access_token, client_id, client_secret)
+
+
+@sandbox.command("hubspot")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=9004, show_default=True, type=int)
+@click.option("--client-id", default="sandbox-client", show_default=True)
+@click.option("--client-secret", default="sandbox-secret", show_default=True)
+@click.option("--token-lifetime", default=1800.0, show_default=True, type=float)
+@click.option("--private-app-token", default=None, help="a token that never expires")
+def sandbox_hubspot(
+    host: str,
+    port: int,
+    client_id: str,
+    client_secret: str,
+    token_lifetime: float,
+    private_app_token: str | None,
+) -> None:
+    """A HubSpot account: CRM v3 contacts and deals, search, OAuth with expiring tokens."""
+    from solder.sandbox import hubspot
+
+    hubspot.serve(
+        host,
+        port,
+        client_id,
+        client_secret,
+        token_lifetime=token_lifetime,
+        private_app_token=private_app_token,
+    )
+
+
+@sandbox.command("oauth2")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=9005, show_default=True, type=int)
+@click.option("--client-id", default="sandbox-client", show_default=True)
+@click.option("--client-secret", default="sandbox-secret", show_default=True)
+@click.option(
+    "--redirect-uri",
+    "redirect_uris",
+    multiple=True,
+    default=["http://127.0.0.1:8000/oauth/callback"],
+    show_default=True,
+)
+@click.option("--require-pkce/--no-require-pkce", default=True, show_default=True)
+@click.option("--token-lifetime", default=3600.0, show_default=True, type=float)
+@click.option("--rotate-refresh-tokens", is_flag=True)
+def sandbox_oauth2(
+    host: str,
+    port: int,
+    client_id: str,
+    client_secret: str,
+    redirect_uris: tuple[str, ...],
+    require_pkce: bool,
+    token_lifetime: float,
+    rotate_refresh_tokens: bool,
+) -> None:
+    """A generic OAuth 2.0 provider: code + PKCE, refresh, client credentials, a tiny API."""
+    from solder.sandbox import oauth2
+
+    client = oauth2.Client(client_id, client_secret, redirect_uris)
+    oauth2.serve(
+        host,
+        port,
+        client,
+        require_pkce=require_pkce,
+        token_lifetime=token_lifetime,
+        rotate_refresh=rotate_refresh_tokens,
+    )
+
+
 @sandbox.command("receiver")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=9002, show_default=True, type=int)
