@@ -8,20 +8,23 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx2
 import pytest
 from pydantic import SecretStr
-from solder.sandbox.oauth import TokenBook
 from sqlalchemy import select, update
 
 from solder.apps import oauth
 from solder.apps.registry import APPS
 from solder.config import OAuthClientSettings
+from solder.engine import blocks, lifecycle
+from solder.engine.blocks import BlockCall
 from solder.errors import ReconnectNeeded
 from solder.sandbox import oauth2
+from solder.sandbox.oauth import TokenBook
 from solder.store.tables import credentials
 from solder.store.types import utcnow
 from tests.conftest import Server
@@ -240,3 +243,32 @@ def test_oauth_url_errors_name_the_field(api: httpx2.Client, provider: Provider)
         resp = api.get("/headless/oauthUrl", params=params)
         assert resp.status_code == status, (params, resp.text)
         assert named in resp.json()["message"]
+
+
+def test_a_token_the_app_refuses_is_refreshed_once_and_the_action_retried(
+    server: Server, api: httpx2.Client, provider: Provider
+) -> None:
+    user_id = ok(api.post("/users", json={"username": "gregg"}))["userId"]
+    connect(api, user_id)
+    (listed,) = ok(api.get(f"/users/{user_id}/credentials"))["data"]
+    install = SimpleNamespace(
+        environment="development", user_id=user_id, credential_ids=[listed["credentialId"]]
+    )
+    block = SimpleNamespace(app="oauth2_sandbox", action="get_item")
+    call = BlockCall(
+        services=server.services, block=block, run_id="r", step_id="s", workflow_id="w",  # type: ignore[arg-type]
+        user_id=user_id, install=install, payload={},
+        credential=lambda app, refresh=False: lifecycle.credential_for(
+            server.services, install, app, refresh=refresh
+        ),
+    )  # fmt: skip
+    assert blocks.app_action(call, block, {"item": "2"}) == {"id": 2, "name": "bellows"}  # type: ignore[arg-type]
+    assert provider.book.snapshot()["refreshes"] == 0
+
+    provider.book.expire_all()  # the provider ends the token early: Solder still thinks it good
+    assert blocks.app_action(call, block, {"item": "3"}) == {"id": 3, "name": "chisel"}  # type: ignore[arg-type]
+    assert provider.book.snapshot()["refreshes"] == 1
+
+    provider.book.revoke()  # refused again after the refresh: the user must reconnect
+    with pytest.raises(ReconnectNeeded):
+        blocks.app_action(call, block, {"item": "1"})  # type: ignore[arg-type]

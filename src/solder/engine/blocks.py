@@ -29,7 +29,7 @@ from solder.engine.definitions import (
     StopBlock,
     StreamDataBlock,
 )
-from solder.errors import FatalError
+from solder.errors import FatalError, ReconnectNeeded
 from solder.runtime.services import Services
 from solder.store.types import iso, utcnow
 
@@ -46,7 +46,9 @@ class BlockCall:
     user_id: str
     install: Any
     payload: Any
-    credential: Callable[[str], dict[str, Any]]
+    credential: Callable[..., dict[str, Any]]
+    """``credential(app, refresh=False)``: the user's credential for ``app``; ``refresh=True``
+    gets a new OAuth2 access token first (the app refused the one it had)."""
 
 
 def run_block(call: BlockCall, inp: dict[str, Any]) -> Any:
@@ -109,6 +111,13 @@ def app_action(call: BlockCall, block: AppActionBlock, inp: dict[str, Any]) -> A
         where = ".".join(str(p) for p in first["loc"])
         raise FatalError(f"inputs.{where}: {first['msg']}", field=where) from exc
     ctx = call.services.app_context(app, call.credential(app.key))
+    try:
+        return action.run(ctx, model)
+    except ReconnectNeeded:
+        if not app.is_oauth:
+            raise
+    # a 401 on an OAuth2 token that looked fresh (revoked, or expired early): one refresh, once
+    ctx = call.services.app_context(app, call.credential(app.key, refresh=True))
     return action.run(ctx, model)
 
 

@@ -33,7 +33,11 @@ from solder.store import catalog, installs, runs, triggers
 from solder.store.types import utcnow
 
 
-def credential_for(services: Services, install: Any, app: str) -> dict[str, Any]:
+def credential_for(
+    services: Services, install: Any, app: str, *, refresh: bool = False
+) -> dict[str, Any]:
+    """The installation's credential for ``app``, an OAuth2 token refreshed when about to
+    expire, or at once with ``refresh`` (the app refused the token it had)."""
     with services.reader.connect() as conn:
         for cid in install.credential_ids or []:
             row = installs.get_credential(conn, install.environment, install.user_id, cid)
@@ -41,6 +45,8 @@ def credential_for(services: Services, install: Any, app: str) -> dict[str, Any]
                 found = services.apps.get(app)
                 if found is None:
                     return installs.credential_data(services.ring, row)
+                if refresh and found.is_oauth:
+                    return oauth.refresh(services, found, row)
                 return oauth.usable(services, found, row)
     raise ReconnectNeeded(f"credentialIds: the user has no {app} credential on this installation")
 

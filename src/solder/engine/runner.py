@@ -386,7 +386,9 @@ class RunExecution:
             user_id=self.run.user_id,
             install=self.install,
             payload=self.run.payload,
-            credential=lambda app: credential_for(self.services, self.install, app),
+            credential=lambda app, refresh=False: credential_for(
+                self.services, self.install, app, refresh=refresh
+            ),
         )
         return run_block(call, inp)
 
