@@ -27,7 +27,9 @@ OAuth::
 
 Access tokens expire after ``token_lifetime`` seconds; a refresh token stays valid and can be
 used again, as HubSpot's do. The ``/_sandbox`` endpoints of :mod:`solder.sandbox.oauth` set the
-lifetime, deny consent, expire tokens and count refreshes.
+lifetime, deny consent, expire tokens and count refreshes. A denied consent redirects back
+with ``error=access_denied`` and the ``state`` (RFC 6749 4.1.2.1; a sandbox convention, as
+HubSpot documents no redirect for it).
 """
 
 from __future__ import annotations

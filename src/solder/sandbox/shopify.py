@@ -27,7 +27,10 @@ retried. The records themselves are built in :mod:`solder.sandbox.shopify_record
 OAuth: ``GET /admin/oauth/authorize`` (client_id, scope, redirect_uri, state) consents at once and
 redirects back with ``code``, ``hmac`` (hex HMAC-SHA256 of the other parameters, sorted, with the
 client secret), ``host``, ``shop``, ``state`` and ``timestamp``; ``POST /admin/oauth/access_token``
-(client_id, client_secret, code) answers ``{access_token, scope}``. No auth::
+(client_id, client_secret, code) answers ``{access_token, scope}``. Told to deny, authorize
+redirects back with ``error=access_denied`` and the ``state`` (RFC 6749 4.1.2.1; a sandbox
+convention, as Shopify documents no redirect for it). A token's scopes are enforced (403).
+Controls, no auth::
 
     GET  /_sandbox/deliveries    every webhook attempt
     POST /_sandbox/bucket        {"used": 40} fills the leaky bucket
