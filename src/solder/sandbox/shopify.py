@@ -57,6 +57,7 @@ from uuid import uuid4
 import httpx2
 import uvicorn
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -487,6 +488,12 @@ class ShopApi:
         return JSONResponse({"used": used, "size": self.shop.bucket_size})
 
 
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Unknown paths and methods, as ``{"errors": ...}``."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    return JSONResponse({"errors": "Not Found" if status == 404 else str(exc)}, status)
+
+
 def create_app(
     domain: str,
     access_token: str,
@@ -544,7 +551,8 @@ def create_app(
         *control_routes(shop.book),
         *(Route(path, api.guarded(res, fn), methods=[verb]) for res, path, verb, fn in table),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    handlers = {HTTPException: http_error}
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
     app.state.shop = shop
     return app
 
