@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
@@ -359,3 +360,15 @@ def test_authorize_refuses_unregistered_redirects_and_can_deny(box: Box) -> None
     assert "location" not in stray.headers
     box.http.post("/_sandbox/tokens", json={"deny": True})
     assert authorize(box, state="s1") == {"error": "access_denied", "state": "s1"}
+
+
+def test_a_short_lifetime_expires_on_its_own(box: Box) -> None:
+    box.http.post("/_sandbox/tokens", json={"lifetime": 0.3})
+    code = authorize(box)["code"]
+    tokens = exchange(box, grant_type="authorization_code", code=code, redirect_uri=CALLBACK).json()
+    auth = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert box.http.get("/crm/v3/objects/contacts", headers=auth).status_code == 200
+    time.sleep(0.4)
+    late = box.http.get("/crm/v3/objects/contacts", headers=auth)
+    assert_error(late, 401, "EXPIRED_AUTHENTICATION")
+    assert box.http.get("/_sandbox/tokens").json()["live_access_tokens"] == 0

@@ -84,6 +84,8 @@ def test_auth_version_and_call_limit_header(boxes: Boxes) -> None:
         assert answer.json() == {"errors": shopify.UNAUTHORIZED}
         assert re.fullmatch(r"\d+/40", answer.headers["x-shopify-shop-api-call-limit"])
     assert (unknown_version.status_code, unknown_version.json()) == (404, {"errors": "Not Found"})
+    nowhere = boxes.http.get("/admin/api/2025-01/nothing.json")
+    assert (nowhere.status_code, nowhere.json()) == (404, {"errors": "Not Found"})
     for version in ("2024-10", "2025-01"):
         with boxes.api(version) as client:
             answer = client.get("/orders.json")

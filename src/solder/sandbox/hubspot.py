@@ -27,7 +27,9 @@ OAuth::
 
 Access tokens expire after ``token_lifetime`` seconds; a refresh token stays valid and can be
 used again, as HubSpot's do. The ``/_sandbox`` endpoints of :mod:`solder.sandbox.oauth` set the
-lifetime, deny consent, expire tokens and count refreshes.
+lifetime, deny consent, expire tokens and count refreshes. A denied consent redirects back
+with ``error=access_denied`` and the ``state`` (RFC 6749 4.1.2.1; a sandbox convention, as
+HubSpot documents no redirect for it).
 """
 
 from __future__ import annotations
@@ -37,8 +39,6 @@ import hmac
 import itertools
 import json
 import math
-import operator
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -51,6 +51,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from solder.sandbox.hubspot_search import matches, search_request, sort_key, to_ms
 from solder.sandbox.oauth import TokenBook, bearer, control_routes, form_or_json, redirect
 
 Json = dict[str, Any]
@@ -65,15 +66,6 @@ RATE_HEADERS = {
     "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
     "X-HubSpot-RateLimit-Max": "110",
     "X-HubSpot-RateLimit-Secondly": "11",
-}
-COMPARE: dict[str, Callable[[Any, Any], Any]] = {
-    "EQ": operator.eq, "NEQ": operator.ne, "LT": operator.lt,
-    "LTE": operator.le, "GT": operator.gt, "GTE": operator.ge,
-}  # fmt: skip
-OPERATORS = {
-    *COMPARE,
-    *("BETWEEN", "IN", "NOT_IN"),
-    *("HAS_PROPERTY", "NOT_HAS_PROPERTY", "CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"),
 }
 
 
@@ -129,17 +121,6 @@ class HubSpotError(Exception):
 
 def iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def to_ms(value: str) -> int | None:
-    """A HubSpot date value (epoch milliseconds or ISO 8601) in epoch milliseconds."""
-    if re.fullmatch(r"-?\d+", value):
-        return int(value)
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return int(parsed.replace(tzinfo=parsed.tzinfo or UTC).timestamp() * 1000)
 
 
 def now_ms() -> int:
@@ -224,77 +205,6 @@ def render(record: Json, kind: ObjectType, wanted: list[str] | None) -> Json:
     return shown
 
 
-def matches(record: Json, kind: ObjectType, rule: Json) -> bool:
-    """One search filter against one record."""
-    name, op = rule["propertyName"], rule["operator"]
-    actual = record["properties"].get(name)
-    if op in ("HAS_PROPERTY", "NOT_HAS_PROPERTY"):
-        return bool((actual not in (None, "")) == (op == "HAS_PROPERTY"))
-    if actual in (None, ""):
-        return bool(op in ("NEQ", "NOT_IN", "NOT_CONTAINS_TOKEN"))
-
-    def key(value: Any) -> Any:
-        text = str(value)
-        if name in kind.dates:
-            return to_ms(text)
-        try:
-            return float(text)
-        except ValueError:
-            return text.casefold()
-
-    mine = key(actual)
-    if op in ("IN", "NOT_IN"):
-        return bool((mine in {key(v) for v in rule.get("values", [])}) == (op == "IN"))
-    if op in ("CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"):
-        pattern = re.escape(str(rule.get("value", "")).casefold()).replace(r"\*", ".*")
-        found = re.search(rf"(^|\W){pattern}($|\W)", str(actual).casefold()) is not None
-        return found is (op == "CONTAINS_TOKEN")
-    other = key(rule.get("value", ""))
-    try:
-        if op == "BETWEEN":
-            return bool(other <= mine <= key(rule.get("highValue", "")))
-        return bool(COMPARE[op](mine, other))
-    except TypeError:  # a number against a word: HubSpot finds nothing
-        return False
-
-
-def search_request(body: Json) -> tuple[list[list[Json]], list[tuple[str, bool]], int, int]:
-    """Filter groups, sorts (name, descending), limit and offset; 400 on any bad part."""
-
-    def bad(message: str) -> HubSpotError:
-        return HubSpotError(400, "VALIDATION_ERROR", message)
-
-    groups = body.get("filterGroups", [])
-    if not isinstance(groups, list) or len(groups) > 5:
-        raise bad("filterGroups must be a list of at most 5 groups")
-    filters = [g.get("filters") if isinstance(g, dict) else None for g in groups]
-    if any(not isinstance(f, list) or len(f) > 6 for f in filters):
-        raise bad("each filter group needs a list of at most 6 filters")
-    rules: list[list[Json]] = [list(f) for f in filters if isinstance(f, list)]
-    if sum(map(len, rules)) > 18:
-        raise bad("a search takes at most 18 filters")
-    for rule in itertools.chain.from_iterable(rules):
-        if not isinstance(rule, dict) or rule.get("operator", "EQ") not in OPERATORS:
-            raise bad(f"Invalid filter: {json.dumps(rule)}")
-        rule.setdefault("operator", "EQ")
-        if not isinstance(rule.get("propertyName"), str):
-            raise bad("every filter needs a propertyName")
-    sorts: list[tuple[str, bool]] = []
-    for raw in body.get("sorts", []):
-        if isinstance(raw, str):
-            sorts.append((raw.lstrip("-"), raw.startswith("-")))
-        elif isinstance(raw, dict) and isinstance(raw.get("propertyName"), str):
-            sorts.append((raw["propertyName"], raw.get("direction") == "DESCENDING"))
-        else:
-            raise bad(f"Invalid sort: {json.dumps(raw)}")
-    limit, after = body.get("limit", 10), body.get("after", "0")
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 200:
-        raise bad("limit must be between 1 and 200")
-    if not str(after).isdigit() or int(after) + limit > 10_000:
-        raise bad("after must be an offset of at most 10000 results")
-    return rules, sorts, limit, int(after)
-
-
 # --- endpoints -------------------------------------------------------------------------------
 
 
@@ -365,10 +275,7 @@ class HubSpotApi:
         by = request.query_params.get("idProperty")
         found = None
         if by is not None:
-            found = next(
-                (r for r in table.values() if r["properties"].get(by, "").casefold()
-                 == raw.casefold() and not r["archived"]), None,
-            )  # fmt: skip
+            found = live_with(table, by, raw)
         elif raw.isdigit() and not table.get(int(raw), {"archived": True})["archived"]:
             found = table[int(raw)]
         if found is None:
@@ -389,13 +296,11 @@ class HubSpotApi:
         return None if raw is None else [p for p in raw.split(",") if p]
 
     def check_unique(self, table: dict[int, Json], props: dict[str, str], own: int = 0) -> None:
-        email = props.get("email", "").casefold()
-        for other in table.values():
-            if email and other["id"] != own and other["properties"].get("email", "").casefold() \
-                    == email and not other["archived"]:  # fmt: skip
-                raise HubSpotError(
-                    409, "CONFLICT", f"Contact already exists. Existing ID: {other['id']}"
-                )
+        other = live_with(table, "email", props["email"]) if props.get("email") else None
+        if other is not None and other["id"] != own:
+            raise HubSpotError(
+                409, "CONFLICT", f"Contact already exists. Existing ID: {other['id']}"
+            )
 
     async def list_objects(self, request: Request) -> Response:
         kind, table = self.kind(request)
@@ -456,17 +361,22 @@ class HubSpotApi:
     async def search(self, request: Request) -> Response:
         kind, table = self.kind(request)
         body = await self.body(request)
-        groups, sorts, limit, offset = search_request(body)
+        try:
+            groups, sorts, limit, offset = search_request(body)
+        except ValueError as exc:
+            raise HubSpotError(400, "VALIDATION_ERROR", str(exc)) from None
         text = str(body.get("query", "")).casefold()
         rows = [
             r for _, r in sorted(table.items())
             if not r["archived"]
-            and (not groups or any(all(matches(r, kind, f) for f in g) for g in groups))
+            and (not groups or any(all(matches(r, f, kind.dates) for f in g) for g in groups))
             and (not text or any(text in r["properties"].get(p, "").casefold()
                                  for p in kind.searchable))
         ]  # fmt: skip
         for name, descending in reversed(sorts):
-            rows.sort(key=functools.partial(sort_key, kind=kind, name=name), reverse=descending)
+            rows.sort(
+                key=functools.partial(sort_key, name=name, dates=kind.dates), reverse=descending
+            )
         wanted = body.get("properties") if isinstance(body.get("properties"), list) else None
         page = rows[offset : offset + limit]
         answer: Json = {
@@ -556,16 +466,14 @@ class HubSpotApi:
         return JSONResponse({"count": count})
 
 
-def sort_key(record: Json, kind: ObjectType, name: str) -> tuple[int, Any]:
-    value = record["properties"].get(name)
-    if value in (None, ""):
-        return (1, 0)
-    if name in kind.dates:
-        return (0, to_ms(value) or 0)
-    try:
-        return (0, float(value))
-    except ValueError:
-        return (0, str(value).casefold())
+def live_with(table: dict[int, Json], name: str, value: str) -> Json | None:
+    """The first record not archived whose property ``name`` is ``value``, case aside."""
+    wanted = value.casefold()
+    return next(
+        (r for r in table.values()
+         if not r["archived"] and r["properties"].get(name, "").casefold() == wanted),
+        None,
+    )  # fmt: skip
 
 
 def create_app(

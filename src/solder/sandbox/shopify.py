@@ -27,7 +27,10 @@ retried. The records themselves are built in :mod:`solder.sandbox.shopify_record
 OAuth: ``GET /admin/oauth/authorize`` (client_id, scope, redirect_uri, state) consents at once and
 redirects back with ``code``, ``hmac`` (hex HMAC-SHA256 of the other parameters, sorted, with the
 client secret), ``host``, ``shop``, ``state`` and ``timestamp``; ``POST /admin/oauth/access_token``
-(client_id, client_secret, code) answers ``{access_token, scope}``. No auth::
+(client_id, client_secret, code) answers ``{access_token, scope}``. Told to deny, authorize
+redirects back with ``error=access_denied`` and the ``state`` (RFC 6749 4.1.2.1; a sandbox
+convention, as Shopify documents no redirect for it). A token's scopes are enforced (403).
+Controls, no auth::
 
     GET  /_sandbox/deliveries    every webhook attempt
     POST /_sandbox/bucket        {"used": 40} fills the leaky bucket
@@ -54,6 +57,7 @@ from uuid import uuid4
 import httpx2
 import uvicorn
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -484,6 +488,12 @@ class ShopApi:
         return JSONResponse({"used": used, "size": self.shop.bucket_size})
 
 
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Unknown paths and methods, as ``{"errors": ...}``."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    return JSONResponse({"errors": "Not Found" if status == 404 else str(exc)}, status)
+
+
 def create_app(
     domain: str,
     access_token: str,
@@ -541,7 +551,8 @@ def create_app(
         *control_routes(shop.book),
         *(Route(path, api.guarded(res, fn), methods=[verb]) for res, path, verb, fn in table),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    handlers = {HTTPException: http_error}
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=handlers)
     app.state.shop = shop
     return app
 
