@@ -25,7 +25,7 @@ from solder.engine.blocks import BlockCall
 from solder.errors import ReconnectNeeded
 from solder.sandbox import oauth2
 from solder.sandbox.oauth import TokenBook
-from solder.store.tables import credentials
+from solder.store.tables import credentials, outbox
 from solder.store.types import utcnow
 from tests.conftest import Server
 from tests.flows import ok
@@ -230,6 +230,28 @@ def test_a_refused_refresh_asks_for_reconnection(
     with pytest.raises(ReconnectNeeded, match="connected again"):
         oauth.usable(server.services, APPS["oauth2_sandbox"], _row(server, cid))
     assert provider.book.snapshot()["refreshes"] == 0
+    # the ISV hears about it once, on the error stream
+    with server.services.engine.connect() as conn:
+        notices = conn.execute(select(outbox).where(outbox.c.kind == "credential")).all()
+    assert len(notices) == 1
+    payload = notices[0].payload
+    assert (payload["type"], payload["credentialId"], payload["userId"], payload["app"]) == (
+        "credential.needs_reconnect", cid, user_id, "oauth2_sandbox",
+    )  # fmt: skip
+    assert "invalid_grant" in payload["message"]
+
+    # connecting again revives the same credential, so what used it carries on
+    provider.book.deny = False
+    connect(api, user_id)
+    (again,) = ok(api.get(f"/users/{user_id}/credentials"))["data"]
+    assert again["credentialId"] == cid
+    assert _row(server, cid).status == "connected"
+    data = oauth.usable(server.services, APPS["oauth2_sandbox"], _row(server, cid))
+    with httpx2.Client() as http:
+        me = http.get(
+            f"{provider.url}/api/me", headers={"Authorization": f"Bearer {data['accessToken']}"}
+        )
+    assert me.status_code == 200
 
 
 def test_oauth_url_errors_name_the_field(api: httpx2.Client, provider: Provider) -> None:

@@ -25,6 +25,7 @@ import base64
 import binascii
 import hashlib
 import json
+import logging
 import secrets
 import time
 from datetime import datetime, timedelta
@@ -41,9 +42,11 @@ from solder.config import OAuthClientSettings
 from solder.errors import BadInput, FatalError, NotFound, ReconnectNeeded, RetryableError
 from solder.runtime.services import Services
 from solder.security.crypto import KeyRingError
-from solder.store import installs
-from solder.store.tables import credentials
-from solder.store.types import utcnow
+from solder.store import installs, outbox, triggers
+from solder.store.tables import credentials, workflow_installs
+from solder.store.types import iso, utcnow
+
+log = logging.getLogger("solder.oauth")
 
 STATE_TTL = 600.0
 REFRESH_AHEAD = timedelta(minutes=5)
@@ -185,14 +188,37 @@ def connect(services: Services, state: str, code: str) -> tuple[str, str]:
     if _oauth(app).pkce:
         form["code_verifier"] = str(facts["v"])
     data = _credential(_token_request(services, app, form))
+    env, user_id = str(facts["e"]), str(facts["u"])
     with services.engine.begin() as conn:
-        cid = installs.add_credential(
-            conn, services.ring, str(facts["e"]), str(facts["u"]), app.key, data
-        )
-        conn.execute(
-            update(credentials).where(credentials.c.id == cid).values(expires_at=_expiry(data))
-        )
+        lapsed = conn.execute(
+            select(credentials.c.id).where(
+                credentials.c.environment == env,
+                credentials.c.user_id == user_id,
+                credentials.c.app == app.key,
+                credentials.c.status == "needs_reconnect",
+            )
+        ).first()
+        if lapsed is not None:  # reconnecting: same credential, so its installations resume
+            cid = str(lapsed.id)
+            _store(conn, services, cid, data)
+            _resume(conn, user_id, cid)
+        else:
+            cid = installs.add_credential(conn, services.ring, env, user_id, app.key, data)
+            conn.execute(
+                update(credentials).where(credentials.c.id == cid).values(expires_at=_expiry(data))
+            )
     return cid, app.key
+
+
+def _resume(conn: Connection, user_id: str, cid: str) -> None:
+    """The stopped polls of the user's active copies that use this credential start again."""
+    rows = conn.execute(
+        select(workflow_installs.c.id, workflow_installs.c.credential_ids).where(
+            workflow_installs.c.user_id == user_id, workflow_installs.c.active
+        )
+    )
+    using = [str(r.id) for r in rows if cid in (r.credential_ids or [])]
+    triggers.resume_polls(conn, using, utcnow())
 
 
 # ---- keeping a token fresh --------------------------------------------------------------------
@@ -264,12 +290,13 @@ def _refresh_now(services: Services, app: App, cid: str, data: dict[str, Any]) -
     elif data.get("refreshToken"):
         form = {"grant_type": "refresh_token", "refresh_token": str(data["refreshToken"])}
     else:
-        _mark(services, cid, "needs_reconnect")
-        raise ReconnectNeeded(f"{app.key}: the token expired and there is no refresh token")
+        message = f"{app.key}: the token expired and there is no refresh token"
+        _lapse(services, app, cid, message)
+        raise ReconnectNeeded(message)
     try:
         tokens = _token_request(services, app, form)
-    except ReconnectNeeded:
-        _mark(services, cid, "needs_reconnect")
+    except ReconnectNeeded as exc:
+        _lapse(services, app, cid, exc.message)
         raise
     except Exception:
         _mark(services, cid, None)  # give the lease back; the old token stays
@@ -278,6 +305,31 @@ def _refresh_now(services: Services, app: App, cid: str, data: dict[str, Any]) -
     with services.engine.begin() as conn:
         _store(conn, services, cid, fresh)
     return fresh
+
+
+def _lapse(services: Services, app: App, cid: str, reason: str) -> None:
+    """The credential needs reconnecting: mark it and tell the ISV (the error stream)."""
+    with services.engine.begin() as conn:
+        row = conn.execute(
+            update(credentials)
+            .where(credentials.c.id == cid, credentials.c.status != "needs_reconnect")
+            .values(status="needs_reconnect", refresh_until=None, updated_at=utcnow())
+            .returning(credentials.c.environment, credentials.c.user_id)
+        ).first()
+        if row is None:  # already marked (and notified) by another process
+            return
+        outbox.add(
+            conn, env=row.environment, kind="credential", run_id=None, user_id=row.user_id,
+            payload={
+                "type": "credential.needs_reconnect",
+                "userId": row.user_id,
+                "credentialId": cid,
+                "app": app.key,
+                "message": f"{reason}; the user must connect {app.name} again",
+                "errorOccurredAt": iso(utcnow()),
+            },
+        )  # fmt: skip
+    log.warning("credential %s of %s needs reconnecting: %s", cid, app.key, reason)
 
 
 def _mark(services: Services, cid: str, status: str | None) -> None:

@@ -64,6 +64,22 @@ def disarm(conn: Connection, workflow_install_id: str) -> None:
     )
 
 
+def resume_polls(conn: Connection, workflow_install_ids: list[str], at: datetime) -> int:
+    """Polls of these copies that stopped (a credential to reconnect) are due again at ``at``."""
+    if not workflow_install_ids:
+        return 0
+    result = conn.execute(
+        update(trigger_states)
+        .where(
+            trigger_states.c.workflow_install_id.in_(workflow_install_ids),
+            trigger_states.c.kind == "poll",
+            trigger_states.c.next_at.is_(None),
+        )
+        .values(next_at=at, updated_at=utcnow())
+    )
+    return int(result.rowcount or 0)
+
+
 def due(conn: Connection, now: datetime, limit: int) -> list[Any]:
     """Due triggers with what firing them needs: the installed copy's version and user."""
     q = (
