@@ -219,6 +219,48 @@ def sandbox_oauth2(
     )
 
 
+@sandbox.command("slack")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=9006, show_default=True, type=int)
+@click.option("--bot-token", default="xoxb-sandbox-token", show_default=True)
+@click.option("--signing-secret", default="sandbox-signing-secret", show_default=True)
+@click.option("--client-id", default="1111.2222", show_default=True)
+@click.option("--client-secret", default="sandbox-client-secret", show_default=True)
+@click.option("--request-url", default=None, help="where to POST Events API callbacks")
+def sandbox_slack(
+    host: str,
+    port: int,
+    bot_token: str,
+    signing_secret: str,
+    client_id: str,
+    client_secret: str,
+    request_url: str | None,
+) -> None:
+    """A Slack workspace: Web API methods, OAuth v2, signed Events API callbacks."""
+    from solder.sandbox import slack
+
+    slack.serve(
+        host,
+        port,
+        bot_token,
+        signing_secret,
+        client_id=client_id,
+        client_secret=client_secret,
+        request_url=request_url,
+    )
+
+
+@sandbox.command("stripe")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=9007, show_default=True, type=int)
+@click.option("--api-key", default="sk_test_sandbox", show_default=True)
+def sandbox_stripe(host: str, port: int, api_key: str) -> None:
+    """A Stripe test-mode account: customers, invoices, webhook endpoints, signed events."""
+    from solder.sandbox import stripe
+
+    stripe.serve(host, port, api_key)
+
+
 @sandbox.command("receiver")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=9002, show_default=True, type=int)

@@ -1,0 +1,583 @@
+"""A local Slack workspace: the Web API methods, OAuth v2 and Events API delivery Solder uses.
+
+Web API methods take GET query strings, form bodies or JSON bodies, and a token in
+``Authorization: Bearer`` (or a ``token`` form field). They answer HTTP 200 with
+``{"ok": true, ...}`` or ``{"ok": false, "error": "not_authed" | "invalid_auth" | ...}``, and
+429 ``ratelimited`` with ``Retry-After`` while the rate-limit switch is on::
+
+    /api/auth.test
+    /api/chat.postMessage          channel (id or name), text, blocks; returns channel, ts, message
+    /api/conversations.list        types, exclude_archived, limit, cursor (response_metadata)
+    /api/conversations.info        channel
+    /api/oauth.v2.access           client_id/client_secret (form or basic auth), code,
+                                   redirect_uri; grant_type=refresh_token when rotation is on
+    GET /oauth/v2/authorize        client_id, scope, user_scope, redirect_uri, state: approves
+                                   at once (302 with code and state), or denies when told to
+
+Events are POSTed as ``event_callback`` envelopes to the request URL, signed with
+``X-Slack-Signature: v0=hex(HMAC-SHA256(signing_secret, "v0:{timestamp}:{body}"))`` and
+``X-Slack-Request-Timestamp``, retried with ``X-Slack-Retry-Num``/``X-Slack-Retry-Reason``.
+Control endpoints (no auth)::
+
+    GET  /_sandbox/deliveries        every event delivery attempt
+    POST /_sandbox/settings          {request_url, rate_limited, retry_after, deny_authorization,
+                                      token_rotation}: set any, answer all
+    POST /_sandbox/channels          {name, is_private, is_member}: add a channel
+    POST /_sandbox/messages          {channel, user, text}: a user posts; fires a message event
+    POST /_sandbox/url_verification  send the challenge to the request URL, report the answer
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import hashlib
+import hmac
+import itertools
+import json
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import httpx2
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from solder.sandbox.outbox import Delivery, Outbox
+
+Json = dict[str, Any]
+Method = Callable[[Request, Json, Json], Awaitable[Json]]
+
+CHANNEL_TYPES = {"public_channel", "private_channel", "mpim", "im"}
+CODE_LIFETIME = 600.0
+ROTATED_TOKEN_LIFETIME = 43200
+
+
+class SlackError(Exception):
+    """An ``ok: false`` answer; ``extra`` joins the body (``needed``/``provided`` of scopes)."""
+
+    def __init__(self, error: str, **extra: Any) -> None:
+        super().__init__(error)
+        self.error = error
+        self.extra = extra
+
+
+def sign(signing_secret: str, timestamp: int, body: bytes) -> str:
+    """The ``X-Slack-Signature`` of ``body`` sent at ``timestamp``."""
+    base = f"v0:{timestamp}:".encode() + body
+    return "v0=" + hmac.new(signing_secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+def retry_reason(previous: Delivery) -> str:
+    if previous.status_code is not None:
+        return "http_error"
+    return "http_timeout" if previous.error and "Timeout" in previous.error else "connection_failed"
+
+
+class Workspace:
+    """One team and the one app installed in it; tests reach it as ``app.state.slack``."""
+
+    def __init__(
+        self,
+        bot_token: str,
+        signing_secret: str,
+        client_id: str,
+        client_secret: str,
+        outbox: Outbox,
+    ) -> None:
+        self.team_id, self.team_name, self.domain = "T0SANDBOX", "Solder Sandbox", "solder-sandbox"
+        self.app_id, self.bot_id, self.bot_user_id = "A0SANDBOX", "B0SANDBOX", "U0SANDBOXBOT"
+        self.user_id = "U0ALICE"
+        self.client_id, self.client_secret = client_id, client_secret
+        self.signing_secret = signing_secret
+        self.verification_token = secrets.token_hex(12)  # the deprecated envelope "token"
+        self.outbox = outbox
+        self.request_url: str | None = None
+        self.rate_limited = False
+        self.retry_after = 30
+        self.deny_authorization = False
+        self.token_rotation = False
+        # token -> {"user_id", "scope" (None: every scope), "expires_at" (None: never)}
+        self.tokens: dict[str, Json] = {}
+        self.refresh_tokens: dict[str, str] = {}  # refresh token -> the scope it renews
+        self.codes: dict[str, Json] = {}
+        self.channels: dict[str, Json] = {}
+        self.messages: dict[str, list[Json]] = {}
+        self._ts = itertools.count(1)
+        self._ids = itertools.count(1)
+        self.tokens[bot_token] = {"user_id": self.bot_user_id, "scope": None, "expires_at": None}
+        self.add_channel("general", is_general=True, channel_id="C0GENERAL")
+        self.add_channel("random", is_member=False, channel_id="C0RANDOM")
+        self.add_channel("secret-plans", is_private=True, channel_id="G0PRIVATE")
+
+    def add_channel(
+        self,
+        name: str,
+        *,
+        is_private: bool = False,
+        is_member: bool = True,
+        is_general: bool = False,
+        channel_id: str | None = None,
+    ) -> Json:
+        channel_id = channel_id or f"C{next(self._ids):08d}"
+        now = int(time.time())
+        empty = {"value": "", "creator": "", "last_set": 0}
+        channel = {
+            "id": channel_id, "name": name, "is_channel": not is_private, "is_group": is_private,
+            "is_im": False, "is_mpim": False, "is_private": is_private, "created": now,
+            "is_archived": False, "is_general": is_general, "unlinked": 0,
+            "name_normalized": name, "is_shared": False, "is_org_shared": False,
+            "is_pending_ext_shared": False, "pending_shared": [], "context_team_id": self.team_id,
+            "updated": now * 1000, "parent_conversation": None, "creator": self.user_id,
+            "is_ext_shared": False, "shared_team_ids": [self.team_id],
+            "pending_connected_team_ids": [], "is_member": is_member, "topic": dict(empty),
+            "purpose": dict(empty), "previous_names": [], "num_members": 2 if is_member else 1,
+        }  # fmt: skip
+        self.channels[channel_id] = channel
+        self.messages[channel_id] = []
+        return channel
+
+    def next_ts(self) -> str:
+        return f"{int(time.time())}.{next(self._ts):06d}"
+
+    def find_channel(self, ref: Any) -> Json:
+        """A channel by id or ``#name``/``name``, as chat.postMessage accepts; hidden private
+        channels the bot is not in, as Slack does."""
+        if isinstance(ref, str):
+            channel = self.channels.get(ref)
+            if channel is None:
+                name = ref.removeprefix("#")
+                channel = next((c for c in self.channels.values() if c["name"] == name), None)
+            if channel is not None and (channel["is_member"] or not channel["is_private"]):
+                return channel
+        raise SlackError("channel_not_found")
+
+    def authenticate(self, request: Request, params: Json) -> Json:
+        header = request.headers.get("authorization", "")
+        token = header[7:].strip() if header.lower().startswith("bearer ") else params.get("token")
+        if not token:
+            raise SlackError("not_authed")
+        grant = self.tokens.get(str(token))
+        if grant is None:
+            raise SlackError("invalid_auth")
+        if grant["expires_at"] is not None and grant["expires_at"] < time.time():
+            raise SlackError("token_expired")
+        return grant
+
+    def issue(self, prefix: str, user_id: str, scope: str) -> tuple[str, Json]:
+        """A new token and the fields that announce it (expiring ones when rotation is on)."""
+        token = f"{prefix}-{secrets.token_hex(6)}-{secrets.token_hex(6)}-{secrets.token_hex(12)}"
+        fields: Json = {}
+        expires_at = None
+        if self.token_rotation:
+            token = f"xoxe.{token}"
+            refresh = f"xoxe-1-{secrets.token_hex(24)}"
+            self.refresh_tokens[refresh] = scope
+            expires_at = time.time() + ROTATED_TOKEN_LIFETIME
+            fields = {"refresh_token": refresh, "expires_in": ROTATED_TOKEN_LIFETIME}
+        self.tokens[token] = {"user_id": user_id, "scope": scope, "expires_at": expires_at}
+        return token, fields
+
+    def envelope(self, event: Json) -> Json:
+        return {
+            "token": self.verification_token, "team_id": self.team_id,
+            "api_app_id": self.app_id, "event": event, "type": "event_callback",
+            "event_id": f"Ev{secrets.token_hex(5).upper()}", "event_time": int(time.time()),
+            "authorizations": [{
+                "enterprise_id": None, "team_id": self.team_id, "user_id": self.bot_user_id,
+                "is_bot": True, "is_enterprise_install": False,
+            }],
+            "is_ext_shared_channel": False,
+        }  # fmt: skip
+
+    def signed_headers(self, body: bytes) -> Callable[[int, Delivery | None], dict[str, str]]:
+        def headers(attempt: int, previous: Delivery | None) -> dict[str, str]:
+            timestamp = int(time.time())
+            out = {
+                "Content-Type": "application/json",
+                "X-Slack-Request-Timestamp": str(timestamp),
+                "X-Slack-Signature": sign(self.signing_secret, timestamp, body),
+            }
+            if previous is not None:
+                out["X-Slack-Retry-Num"] = str(attempt - 1)
+                out["X-Slack-Retry-Reason"] = retry_reason(previous)
+            return out
+
+        return headers
+
+    def emit(self, event: Json) -> str:
+        """Send ``event`` to the request URL (if one is set); the envelope's ``event_id``."""
+        envelope = self.envelope(event)
+        if self.request_url is not None:
+            body = json.dumps(envelope).encode()
+            self.outbox.send(
+                envelope["event_id"], self.request_url, body, self.signed_headers(body)
+            )
+        return str(envelope["event_id"])
+
+
+# --- request parameters ----------------------------------------------------------------------
+
+
+async def parameters(request: Request) -> Json:
+    """Query string, then a form or JSON body on top, as Slack reads them."""
+    params: Json = dict(request.query_params)
+    if request.method != "POST":
+        return params
+    body = await request.body()
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            parsed = json.loads(body) if body else {}
+        except ValueError:
+            raise SlackError("invalid_json") from None
+        if not isinstance(parsed, dict):
+            raise SlackError("json_not_object")
+        params.update(parsed)
+    else:
+        params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    return params
+
+
+def flag(params: Json, name: str) -> bool:
+    value = params.get(name, False)
+    return value is True or str(value).lower() in ("true", "1")
+
+
+def encode_cursor(channel_id: str) -> str:
+    return base64.b64encode(f"channel:{channel_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        kind, _, channel_id = base64.b64decode(cursor, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        raise SlackError("invalid_cursor") from None
+    if kind != "channel" or not channel_id:
+        raise SlackError("invalid_cursor")
+    return channel_id
+
+
+def needs_scope(grant: Json, scope: str) -> None:
+    if grant["scope"] is not None and scope not in grant["scope"].split(","):
+        raise SlackError("missing_scope", needed=scope, provided=grant["scope"])
+
+
+# --- Web API methods -------------------------------------------------------------------------
+
+
+class SlackApi:
+    """The handlers of one workspace."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.ws = workspace
+
+    def method(
+        self, handler: Method, *, authed: bool = True
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            if self.ws.rate_limited:
+                headers = {"Retry-After": str(self.ws.retry_after)}
+                return JSONResponse({"ok": False, "error": "ratelimited"}, 429, headers)
+            try:
+                params = await parameters(request)
+                grant = self.ws.authenticate(request, params) if authed else {}
+                return JSONResponse({"ok": True, **await handler(request, params, grant)})
+            except SlackError as exc:
+                return JSONResponse({"ok": False, "error": exc.error, **exc.extra})
+
+        return endpoint
+
+    async def auth_test(self, request: Request, params: Json, grant: Json) -> Json:
+        bot = grant["user_id"] == self.ws.bot_user_id
+        answer: Json = {
+            "url": f"https://{self.ws.domain}.slack.com/", "team": self.ws.team_name,
+            "user": "solder-sandbox" if bot else "alice", "team_id": self.ws.team_id,
+            "user_id": grant["user_id"], "is_enterprise_install": False,
+        }  # fmt: skip
+        if bot:
+            answer["bot_id"] = self.ws.bot_id
+        return answer
+
+    async def post_message(self, request: Request, params: Json, grant: Json) -> Json:
+        needs_scope(grant, "chat:write")
+        channel = self.ws.find_channel(params.get("channel"))
+        text, blocks = params.get("text"), params.get("blocks")
+        if isinstance(blocks, str):
+            try:
+                blocks = json.loads(blocks) if blocks else None
+            except ValueError:
+                raise SlackError("invalid_blocks_format") from None
+        if blocks is not None and not (
+            isinstance(blocks, list) and all(isinstance(b, dict) and "type" in b for b in blocks)
+        ):
+            raise SlackError("invalid_blocks")
+        if not text and not blocks:
+            raise SlackError("no_text")
+        if not channel["is_member"]:
+            raise SlackError("not_in_channel")
+        ts = self.ws.next_ts()
+        message: Json = {
+            "type": "message", "subtype": "bot_message", "text": str(text or ""), "ts": ts,
+            "user": grant["user_id"], "bot_id": self.ws.bot_id, "app_id": self.ws.app_id,
+            "team": self.ws.team_id,
+        }  # fmt: skip
+        if blocks:
+            message["blocks"] = blocks
+        self.ws.messages[channel["id"]].append(message)
+        return {"channel": channel["id"], "ts": ts, "message": message}
+
+    async def conversations_list(self, request: Request, params: Json, grant: Json) -> Json:
+        needs_scope(grant, "channels:read")
+        types = {t.strip() for t in str(params.get("types") or "public_channel").split(",")}
+        if not types <= CHANNEL_TYPES:
+            raise SlackError("invalid_types")
+        try:
+            limit = int(params.get("limit") or 100)
+        except ValueError:
+            raise SlackError("invalid_limit") from None
+        limit = min(max(limit, 1), 1000)
+        wanted = [
+            c
+            for c in sorted(self.ws.channels.values(), key=lambda c: c["id"])
+            if ("private_channel" if c["is_private"] else "public_channel") in types
+            and (c["is_member"] or not c["is_private"])
+            and not (flag(params, "exclude_archived") and c["is_archived"])
+        ]
+        start = 0
+        if params.get("cursor"):
+            after = decode_cursor(str(params["cursor"]))
+            start = next((i for i, c in enumerate(wanted) if c["id"] >= after), len(wanted))
+        page = wanted[start : start + limit]
+        rest = wanted[start + limit :]
+        next_cursor = encode_cursor(rest[0]["id"]) if rest else ""
+        return {"channels": page, "response_metadata": {"next_cursor": next_cursor}}
+
+    async def conversations_info(self, request: Request, params: Json, grant: Json) -> Json:
+        needs_scope(grant, "channels:read")
+        return {"channel": self.ws.find_channel(params.get("channel"))}
+
+    async def oauth_access(self, request: Request, params: Json, grant: Json) -> Json:
+        client_id, client_secret = params.get("client_id"), params.get("client_secret")
+        header = request.headers.get("authorization", "")
+        if header.lower().startswith("basic "):
+            try:
+                decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                raise SlackError("invalid_client_id") from None
+            client_id, _, client_secret = decoded.partition(":")
+        if client_id != self.ws.client_id:
+            raise SlackError("invalid_client_id")
+        if not hmac.compare_digest(str(client_secret or ""), self.ws.client_secret):
+            raise SlackError("bad_client_secret")
+        grant_type = params.get("grant_type") or "authorization_code"
+        if grant_type == "refresh_token":
+            scope = self.ws.refresh_tokens.pop(str(params.get("refresh_token")), None)
+            if scope is None:
+                raise SlackError("invalid_refresh_token")
+            token, fields = self.ws.issue("xoxb", self.ws.bot_user_id, scope)
+            return {"app_id": self.ws.app_id, "access_token": token, "token_type": "bot",
+                    "scope": scope, **fields, "team": {"id": self.ws.team_id,
+                    "name": self.ws.team_name}, "enterprise": None}  # fmt: skip
+        if grant_type != "authorization_code":
+            raise SlackError("invalid_grant_type")
+        code = self.ws.codes.pop(str(params.get("code")), None)
+        if code is None or code["expires_at"] < time.time():
+            raise SlackError("invalid_code")
+        if code["redirect_uri"] and params.get("redirect_uri") != code["redirect_uri"]:
+            raise SlackError("bad_redirect_uri")
+        token, fields = self.ws.issue("xoxb", self.ws.bot_user_id, code["scope"])
+        authed_user: Json = {"id": self.ws.user_id}
+        if code["user_scope"]:
+            user_token, user_fields = self.ws.issue("xoxp", self.ws.user_id, code["user_scope"])
+            user = {"scope": code["user_scope"], "access_token": user_token, "token_type": "user"}
+            authed_user.update(user, **user_fields)
+        return {
+            "app_id": self.ws.app_id, "authed_user": authed_user, "scope": code["scope"],
+            "token_type": "bot", "access_token": token, **fields,
+            "bot_user_id": self.ws.bot_user_id,
+            "team": {"id": self.ws.team_id, "name": self.ws.team_name},
+            "enterprise": None, "is_enterprise_install": False,
+        }  # fmt: skip
+
+    async def authorize(self, request: Request) -> Response:
+        """The consent screen, approved (or denied) without a person."""
+        query = request.query_params
+        if query.get("client_id") != self.ws.client_id:
+            return PlainTextResponse("invalid_client_id", 400)
+        redirect_uri = query.get("redirect_uri", "")
+        if not redirect_uri.startswith(("http://", "https://")):
+            return PlainTextResponse("bad_redirect_uri", 400)
+        if not query.get("scope") and not query.get("user_scope"):
+            return PlainTextResponse("invalid_scope", 400)
+        back: dict[str, str] = {}
+        if self.ws.deny_authorization:
+            back["error"] = "access_denied"
+        else:
+            code = f"{int(time.time())}.{secrets.token_hex(16)}"
+            self.ws.codes[code] = {
+                "scope": query.get("scope", ""), "user_scope": query.get("user_scope", ""),
+                "redirect_uri": redirect_uri, "expires_at": time.time() + CODE_LIFETIME,
+            }  # fmt: skip
+            back["code"] = code
+        if "state" in query:
+            back["state"] = query["state"]
+        separator = "&" if "?" in redirect_uri else "?"
+        return RedirectResponse(f"{redirect_uri}{separator}{urlencode(back)}", 302)
+
+    async def unknown_method(self, request: Request) -> Response:
+        return JSONResponse({"ok": False, "error": "unknown_method"}, 404)
+
+    # control endpoints
+
+    async def deliveries(self, request: Request) -> Response:
+        return JSONResponse({"data": [d.as_json() for d in list(self.ws.outbox.deliveries)]})
+
+    async def settings(self, request: Request) -> Response:
+        body = await control_body(request)
+        checks: dict[str, Callable[[Any], bool]] = {
+            "request_url": lambda v: v is None or (isinstance(v, str) and v.startswith("http")),
+            "rate_limited": lambda v: isinstance(v, bool),
+            "retry_after": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+            "deny_authorization": lambda v: isinstance(v, bool),
+            "token_rotation": lambda v: isinstance(v, bool),
+        }
+        bad = [k for k in body if k not in checks or not checks[k](body[k])]
+        if bad:
+            return JSONResponse({"error": f"invalid: {', '.join(bad)}"}, 400)
+        for name, value in body.items():
+            setattr(self.ws, name, value)
+        return JSONResponse({name: getattr(self.ws, name) for name in checks})
+
+    async def add_channel(self, request: Request) -> Response:
+        body = await control_body(request)
+        name = body.get("name")
+        if not isinstance(name, str) or not name:
+            return JSONResponse({"error": "name is required"}, 400)
+        channel = self.ws.add_channel(
+            name,
+            is_private=bool(body.get("is_private", False)),
+            is_member=bool(body.get("is_member", True)),
+        )
+        return JSONResponse({"channel": channel}, 201)
+
+    async def user_message(self, request: Request) -> Response:
+        """A person posts in a channel: stored, and a ``message`` event sent to the app."""
+        body = await control_body(request)
+        try:
+            channel = self.ws.find_channel(body.get("channel"))
+        except SlackError as exc:
+            return JSONResponse({"error": exc.error}, 404)
+        ts = self.ws.next_ts()
+        user = str(body.get("user") or self.ws.user_id)
+        event = {
+            "type": "message", "channel": channel["id"], "user": user,
+            "text": str(body.get("text", "")), "ts": ts, "event_ts": ts,
+            "channel_type": "group" if channel["is_private"] else "channel",
+        }  # fmt: skip
+        self.ws.messages[channel["id"]].append({k: v for k, v in event.items() if k != "channel"})
+        event_id = self.ws.emit(event)
+        return JSONResponse({"ts": ts, "event_id": event_id, "delivered_to": self.ws.request_url})
+
+    async def url_verification(self, request: Request) -> Response:
+        """What Slack does when a request URL is saved: POST a challenge, expect it back."""
+        if self.ws.request_url is None:
+            return JSONResponse({"error": "no request_url set"}, 409)
+        challenge = secrets.token_urlsafe(24)
+        payload = {"token": self.ws.verification_token, "challenge": challenge,
+                   "type": "url_verification"}  # fmt: skip
+        body = json.dumps(payload).encode()
+        headers = self.ws.signed_headers(body)(1, None)
+        try:
+            answer = await self.ws.outbox.post_once(self.ws.request_url, body, headers)
+        except httpx2.HTTPError as exc:
+            return JSONResponse({"verified": False, "challenge": challenge, "error": str(exc)})
+        echoed = answer.text.strip()
+        with contextlib.suppress(ValueError):
+            parsed = answer.json()
+            if isinstance(parsed, dict):
+                echoed = str(parsed.get("challenge", ""))
+        if answer.headers.get("content-type", "").startswith("application/x-www-form"):
+            echoed = dict(parse_qsl(answer.text)).get("challenge", "")
+        verified = answer.status_code == 200 and echoed == challenge
+        return JSONResponse(
+            {"verified": verified, "challenge": challenge, "status": answer.status_code}
+        )
+
+
+async def control_body(request: Request) -> Json:
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError:
+        body = None
+    return body if isinstance(body, dict) else {}
+
+
+def create_app(
+    bot_token: str,
+    signing_secret: str,
+    *,
+    client_id: str = "1111.2222",
+    client_secret: str | None = None,
+    event_retries: int = 3,
+    retry_backoff: float = 0.2,
+    transport: httpx2.AsyncBaseTransport | None = None,
+) -> Starlette:
+    """One workspace; its state is ``app.state.slack`` (a :class:`Workspace`).
+
+    ``transport`` replaces the network for event deliveries (an ``httpx2.MockTransport``).
+    """
+    outbox = Outbox(event_retries, retry_backoff, transport)
+    secret = client_secret if client_secret is not None else secrets.token_hex(16)
+    workspace = Workspace(bot_token, signing_secret, client_id, secret, outbox)
+    api = SlackApi(workspace)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await outbox.aclose()
+
+    methods: dict[str, Method] = {
+        "auth.test": api.auth_test,
+        "chat.postMessage": api.post_message,
+        "conversations.list": api.conversations_list,
+        "conversations.info": api.conversations_info,
+    }
+    verbs = ["GET", "POST"]
+    routes = [
+        Route("/_sandbox/deliveries", api.deliveries, methods=["GET"]),
+        Route("/_sandbox/settings", api.settings, methods=["POST"]),
+        Route("/_sandbox/channels", api.add_channel, methods=["POST"]),
+        Route("/_sandbox/messages", api.user_message, methods=["POST"]),
+        Route("/_sandbox/url_verification", api.url_verification, methods=["POST"]),
+        Route("/oauth/v2/authorize", api.authorize, methods=["GET"]),
+        Route("/api/oauth.v2.access", api.method(api.oauth_access, authed=False), methods=verbs),
+        *(Route(f"/api/{name}", api.method(fn), methods=verbs) for name, fn in methods.items()),
+        Route("/api/{name}", api.unknown_method, methods=verbs),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.slack = workspace
+    return app
+
+
+def serve(
+    host: str,
+    port: int,
+    bot_token: str,
+    signing_secret: str,
+    *,
+    client_id: str,
+    client_secret: str,
+    request_url: str | None = None,
+) -> None:
+    """Run a sandbox workspace under uvicorn until interrupted."""
+    app = create_app(bot_token, signing_secret, client_id=client_id, client_secret=client_secret)
+    app.state.slack.request_url = request_url
+    uvicorn.run(app, host=host, port=port, log_level="info")
