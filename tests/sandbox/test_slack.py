@@ -80,12 +80,14 @@ def test_a_method_needs_a_valid_token_and_answers_200(boxes: Boxes) -> None:
             data={"channel": "C0GENERAL", "text": "hi"},
         )
         in_form = client.post("/auth.test", data={"token": BOT_TOKEN})
+        in_json = client.post("/auth.test", json={"token": BOT_TOKEN})
     assert missing.status_code == wrong.status_code == posted.status_code == 200
     assert missing.json() == {"ok": False, "error": "not_authed"}
     assert wrong.json() == {"ok": False, "error": "invalid_auth"}
     assert posted.json() == {"ok": False, "error": "invalid_auth"}
     assert boxes.ws.messages["C0GENERAL"] == []
     assert in_form.json()["ok"] is True
+    assert in_json.json() == {"ok": False, "error": "not_authed"}
 
 
 def test_auth_test_describes_the_bot(api: httpx2.Client, boxes: Boxes) -> None:

@@ -159,8 +159,13 @@ class Workspace:
         raise SlackError("channel_not_found")
 
     def authenticate(self, request: Request, params: Json) -> Json:
+        """The bearer token, or a ``token`` parameter (not in a JSON body: Slack wants the
+        header there)."""
         header = request.headers.get("authorization", "")
-        token = header[7:].strip() if header.lower().startswith("bearer ") else params.get("token")
+        json_body = request.headers.get("content-type", "").startswith("application/json")
+        token = None if json_body else params.get("token")
+        if header.lower().startswith("bearer "):
+            token = header[7:].strip()
         if not token:
             raise SlackError("not_authed")
         grant = self.tokens.get(str(token))
