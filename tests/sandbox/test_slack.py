@@ -373,7 +373,7 @@ def test_a_user_message_is_delivered_signed(boxes: Boxes) -> None:
 def test_no_request_url_means_no_delivery(boxes: Boxes) -> None:
     posted = control(boxes, "messages", {"channel": "C0GENERAL", "text": "quiet"})
     assert posted.json()["delivered_to"] is None
-    assert boxes.ws.outbox.deliveries == []
+    assert boxes.ws.deliveries.items == []
     assert control(boxes, "messages", {"channel": "C0NOPE", "text": "x"}).status_code == 404
 
 
@@ -393,7 +393,7 @@ def test_a_failed_event_is_retried_with_retry_headers(boxes: Boxes) -> None:
     assert second.headers["x-slack-signature"] == expected_signature(
         timestamp, second.body.encode()
     )
-    boxes.ws.outbox.wait_for(lambda ds: any(d.ok for d in ds))
+    boxes.ws.deliveries.wait_for(lambda ds: any(d.ok for d in ds))
     with httpx2.Client() as client:
         log = client.get(f"{boxes.url}/_sandbox/deliveries").json()["data"]
     assert [(d["attempt"], d["status_code"], d["ok"]) for d in log] == [

@@ -360,7 +360,7 @@ def test_a_failed_delivery_is_retried_and_signed_again(api: httpx2.Client, boxes
     for got in (first, second):
         timestamp, v1 = parse_signature(got.headers["stripe-signature"])
         assert v1 == expected_v1(endpoint["secret"], timestamp, got.body.encode())
-    boxes.acct.outbox.wait_for(lambda ds: any(d.ok for d in ds))
+    boxes.acct.deliveries.wait_for(lambda ds: any(d.ok for d in ds))
     with httpx2.Client() as client:
         log = client.get(f"{boxes.url}/_sandbox/deliveries").json()["data"]
     event_id = json.loads(first.body)["id"]

@@ -49,7 +49,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from solder.sandbox.outbox import Delivery, Outbox
+from solder.sandbox.webhooks import DeliveryLog, Sent, Tasks, post_with_retries
 
 Json = dict[str, Any]
 Method = Callable[[Request, Json, Json], Awaitable[Json]]
@@ -74,7 +74,7 @@ def sign(signing_secret: str, timestamp: int, body: bytes) -> str:
     return "v0=" + hmac.new(signing_secret.encode(), base, hashlib.sha256).hexdigest()
 
 
-def retry_reason(previous: Delivery) -> str:
+def retry_reason(previous: Sent) -> str:
     if previous.status_code is not None:
         return "http_error"
     return "http_timeout" if previous.error and "Timeout" in previous.error else "connection_failed"
@@ -89,7 +89,9 @@ class Workspace:
         signing_secret: str,
         client_id: str,
         client_secret: str,
-        outbox: Outbox,
+        retries: int,
+        backoff: float,
+        transport: httpx2.AsyncBaseTransport | None,
     ) -> None:
         self.team_id, self.team_name, self.domain = "T0SANDBOX", "Solder Sandbox", "solder-sandbox"
         self.app_id, self.bot_id, self.bot_user_id = "A0SANDBOX", "B0SANDBOX", "U0SANDBOXBOT"
@@ -97,7 +99,9 @@ class Workspace:
         self.client_id, self.client_secret = client_id, client_secret
         self.signing_secret = signing_secret
         self.verification_token = secrets.token_hex(12)  # the deprecated envelope "token"
-        self.outbox = outbox
+        self.retries, self.backoff, self.transport = retries, backoff, transport
+        self.deliveries: DeliveryLog[Sent] = DeliveryLog()
+        self.tasks = Tasks()
         self.request_url: str | None = None
         self.rate_limited = False
         self.retry_after = 30
@@ -201,8 +205,10 @@ class Workspace:
             "is_ext_shared_channel": False,
         }  # fmt: skip
 
-    def signed_headers(self, body: bytes) -> Callable[[int, Delivery | None], dict[str, str]]:
-        def headers(attempt: int, previous: Delivery | None) -> dict[str, str]:
+    def signed_headers(self, body: bytes) -> Callable[[int, Sent | None], dict[str, str]]:
+        """Each attempt is signed at its own time; a retry says which and why."""
+
+        def headers(attempt: int, previous: Sent | None) -> dict[str, str]:
             timestamp = int(time.time())
             out = {
                 "Content-Type": "application/json",
@@ -220,11 +226,27 @@ class Workspace:
         """Send ``event`` to the request URL (if one is set); the envelope's ``event_id``."""
         envelope = self.envelope(event)
         if self.request_url is not None:
-            body = json.dumps(envelope).encode()
-            self.outbox.send(
-                envelope["event_id"], self.request_url, body, self.signed_headers(body)
-            )
+            self.tasks.spawn(self.deliver(envelope["event_id"], self.request_url, envelope))
         return str(envelope["event_id"])
+
+    async def deliver(self, event_id: str, url: str, envelope: Json) -> None:
+        body = json.dumps(envelope).encode()
+        signed = self.signed_headers(body)
+        tried: list[Sent] = []
+
+        def report(attempt: int, status: int | None, error: str | None) -> None:
+            tried.append(Sent(event_id, url, attempt, status, error, time.time()))
+            self.deliveries.record(tried[-1])
+
+        await post_with_retries(
+            url,
+            body,
+            lambda attempt: signed(attempt, tried[-1] if tried else None),
+            retries=self.retries,
+            backoff=self.backoff,
+            transport=self.transport,
+            report=report,
+        )
 
 
 # --- request parameters ----------------------------------------------------------------------
@@ -441,7 +463,7 @@ class SlackApi:
     # control endpoints
 
     async def deliveries(self, request: Request) -> Response:
-        return JSONResponse({"data": [d.as_json() for d in list(self.ws.outbox.deliveries)]})
+        return JSONResponse({"data": [d.as_json() for d in list(self.ws.deliveries.items)]})
 
     async def settings(self, request: Request) -> Response:
         body = await control_body(request)
@@ -499,7 +521,8 @@ class SlackApi:
         body = json.dumps(payload).encode()
         headers = self.ws.signed_headers(body)(1, None)
         try:
-            answer = await self.ws.outbox.post_once(self.ws.request_url, body, headers)
+            async with httpx2.AsyncClient(transport=self.ws.transport, timeout=5.0) as client:
+                answer = await client.post(self.ws.request_url, content=body, headers=headers)
         except httpx2.HTTPError as exc:
             return JSONResponse({"verified": False, "challenge": challenge, "error": str(exc)})
         echoed = answer.text.strip()
@@ -537,9 +560,10 @@ def create_app(
 
     ``transport`` replaces the network for event deliveries (an ``httpx2.MockTransport``).
     """
-    outbox = Outbox(event_retries, retry_backoff, transport)
     secret = client_secret if client_secret is not None else secrets.token_hex(16)
-    workspace = Workspace(bot_token, signing_secret, client_id, secret, outbox)
+    workspace = Workspace(
+        bot_token, signing_secret, client_id, secret, event_retries, retry_backoff, transport
+    )
     api = SlackApi(workspace)
 
     @contextlib.asynccontextmanager
@@ -547,7 +571,7 @@ def create_app(
         try:
             yield
         finally:
-            await outbox.aclose()
+            await workspace.tasks.aclose()
 
     methods: dict[str, Method] = {
         "auth.test": api.auth_test,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Coroutine
+from dataclasses import asdict, dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 import httpx2
@@ -51,7 +52,7 @@ class DeliveryLog(Generic[A]):
 async def post_with_retries(
     url: str,
     body: bytes,
-    headers: dict[str, str],
+    headers: dict[str, str] | Callable[[int], dict[str, str]],
     *,
     retries: int,
     backoff: float,
@@ -61,14 +62,16 @@ async def post_with_retries(
     """POST until a 2xx answer, ``retries`` more times at most, sleeping ``backoff * 2**n``.
 
     ``report(attempt, status, error)`` is called after each attempt; answers whether one got
-    through.
+    through. ``headers`` may be a function of the attempt number, for apps that sign each attempt
+    anew (Stripe, Slack).
     """
     async with httpx2.AsyncClient(transport=transport, timeout=5.0) as client:
         for attempt in range(1, retries + 2):
             status: int | None = None
             error: str | None = None
             try:
-                status = (await client.post(url, content=body, headers=headers)).status_code
+                sent = headers(attempt) if callable(headers) else headers
+                status = (await client.post(url, content=body, headers=sent)).status_code
             except httpx2.HTTPError as exc:
                 error = f"{type(exc).__name__}: {exc}"
             report(attempt, status, error)
@@ -77,6 +80,26 @@ async def post_with_retries(
             if attempt <= retries:
                 await asyncio.sleep(backoff * 2 ** (attempt - 1))
     return False
+
+
+@dataclass(frozen=True)
+class Sent:
+    """One attempt to POST one event (``key``: its id) to ``url``, for sandboxes that log
+    attempts by event rather than by subscription."""
+
+    key: str
+    url: str
+    attempt: int
+    status_code: int | None
+    error: str | None
+    at: float
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+    def as_json(self) -> dict[str, Any]:
+        return {**asdict(self), "ok": self.ok}
 
 
 class Tasks:

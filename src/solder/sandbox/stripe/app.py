@@ -19,7 +19,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from solder.sandbox.outbox import Delivery, Outbox
 from solder.sandbox.stripe.wire import (
     Json,
     StripeError,
@@ -36,6 +35,7 @@ from solder.sandbox.stripe.wire import (
     signature_header,
     text,
 )
+from solder.sandbox.webhooks import DeliveryLog, Sent, Tasks, post_with_retries
 
 API_VERSION = "2024-06-20"
 Handler = Callable[["Call"], Awaitable[tuple[int, Json]]]
@@ -68,9 +68,17 @@ class Call:
 class Account:
     """One Stripe account in test mode; tests reach it as ``app.state.stripe``."""
 
-    def __init__(self, api_key: str, outbox: Outbox) -> None:
+    def __init__(
+        self,
+        api_key: str,
+        retries: int,
+        backoff: float,
+        transport: httpx2.AsyncBaseTransport | None,
+    ) -> None:
         self.api_key = api_key
-        self.outbox = outbox
+        self.retries, self.backoff, self.transport = retries, backoff, transport
+        self.deliveries: DeliveryLog[Sent] = DeliveryLog()
+        self.tasks = Tasks()
         self.rate_limited = False
         self.decline_payments = False
         self.customers: dict[str, Json] = {}  # in creation order; deleted ones are removed
@@ -101,14 +109,28 @@ class Account:
         self.events.append(event)
         body = json.dumps(event, indent=2).encode()
         for endpoint in targets:
-            self.outbox.send(event["id"], endpoint["url"], body, signed(endpoint["secret"], body))
+            self.tasks.spawn(self.deliver(event["id"], endpoint["url"], endpoint["secret"], body))
         return event
 
+    async def deliver(self, event_id: str, url: str, secret: str, body: bytes) -> None:
+        def report(attempt: int, status: int | None, error: str | None) -> None:
+            self.deliveries.record(Sent(event_id, url, attempt, status, error, time.time()))
 
-def signed(secret: str, body: bytes) -> Callable[[int, Delivery | None], dict[str, str]]:
+        await post_with_retries(
+            url,
+            body,
+            signed(secret, body),
+            retries=self.retries,
+            backoff=self.backoff,
+            transport=self.transport,
+            report=report,
+        )
+
+
+def signed(secret: str, body: bytes) -> Callable[[int], dict[str, str]]:
     """Headers for each attempt: a fresh timestamp and signature, as Stripe makes them."""
 
-    def headers(attempt: int, previous: Delivery | None) -> dict[str, str]:
+    def headers(attempt: int) -> dict[str, str]:
         return {
             "Content-Type": "application/json; charset=utf-8",
             "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
@@ -472,7 +494,7 @@ class StripeApi:
     # control endpoints
 
     async def deliveries(self, request: Request) -> Response:
-        return JSONResponse({"data": [d.as_json() for d in list(self.acct.outbox.deliveries)]})
+        return JSONResponse({"data": [d.as_json() for d in list(self.acct.deliveries.items)]})
 
     async def events(self, request: Request) -> Response:
         return JSONResponse({"data": list(reversed(self.acct.events))})
@@ -518,8 +540,7 @@ def create_app(
 
     ``transport`` replaces the network for webhook deliveries (an ``httpx2.MockTransport``).
     """
-    outbox = Outbox(webhook_retries, retry_backoff, transport)
-    account = Account(api_key, outbox)
+    account = Account(api_key, webhook_retries, retry_backoff, transport)
     api = StripeApi(account)
 
     @contextlib.asynccontextmanager
@@ -527,7 +548,7 @@ def create_app(
         try:
             yield
         finally:
-            await outbox.aclose()
+            await account.tasks.aclose()
 
     table: list[tuple[str, str, Handler]] = [
         ("/v1/customers", "POST", api.create_customer),
