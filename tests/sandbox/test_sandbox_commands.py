@@ -1,4 +1,4 @@
-"""``solder sandbox shopify|hubspot|oauth2`` pass their options to the sandbox's ``serve``."""
+"""Each ``solder sandbox`` command passes its options to the sandbox's ``serve``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from solder import cli
-from solder.sandbox import hubspot, oauth2, shopify
+from solder.sandbox import hubspot, oauth2, shopify, slack, stripe
 
 
 def run(monkeypatch: pytest.MonkeyPatch, module: object, *args: str) -> dict[str, object]:
@@ -46,3 +46,18 @@ def test_oauth2_command(monkeypatch: pytest.MonkeyPatch) -> None:
         True,
         3600.0,
     )
+
+
+def test_slack_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = run(monkeypatch, slack, "slack", "--request-url", "http://a/events", "--bot-token", "b")
+    assert seen["positional"] == ("127.0.0.1", 9006, "b", "sandbox-signing-secret")
+    assert (seen["client_id"], seen["client_secret"], seen["request_url"]) == (
+        "1111.2222",
+        "sandbox-client-secret",
+        "http://a/events",
+    )
+
+
+def test_stripe_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = run(monkeypatch, stripe, "stripe", "--port", "7002", "--api-key", "sk_test_x")
+    assert seen["positional"] == ("127.0.0.1", 7002, "sk_test_x")
