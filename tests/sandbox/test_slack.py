@@ -283,7 +283,7 @@ def test_oauth_access_takes_basic_auth_and_checks_everything(boxes: Boxes) -> No
 
 
 def test_oauth_denied_redirects_with_access_denied(boxes: Boxes) -> None:
-    control(boxes, "settings", {"deny_authorization": True})
+    assert control(boxes, "tokens", {"deny": True}).json()["deny"] is True
     back = authorize(boxes)
     assert back == {"error": ["access_denied"], "state": ["s-123"]}
     with httpx2.Client() as client:
@@ -325,10 +325,15 @@ def test_token_rotation_issues_refresh_tokens_that_work_once(boxes: Boxes) -> No
     with httpx2.Client(headers={"Authorization": f"Bearer {second['access_token']}"}) as client:
         assert client.post(f"{boxes.url}/api/auth.test").json()["ok"] is True
 
-    boxes.ws.tokens[str(second["access_token"])]["expires_at"] = time.time() - 1
+    assert control(boxes, "expire", {}).json()["expired"] >= 1
     with httpx2.Client(headers={"Authorization": f"Bearer {second['access_token']}"}) as client:
         expired = client.post(f"{boxes.url}/api/auth.test").json()
     assert expired == {"ok": False, "error": "token_expired"}
+    third = exchange(boxes, grant_type="refresh_token", refresh_token=str(second["refresh_token"]))
+    assert control(boxes, "revoke", {"token": str(third["access_token"])}).json()["revoked"] == 1
+    with httpx2.Client(headers={"Authorization": f"Bearer {third['access_token']}"}) as client:
+        revoked = client.post(f"{boxes.url}/api/auth.test").json()
+    assert revoked == {"ok": False, "error": "invalid_auth"}
 
 
 # --- Events API ------------------------------------------------------------------------------

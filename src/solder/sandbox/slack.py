@@ -20,8 +20,11 @@ Events are POSTed as ``event_callback`` envelopes to the request URL, signed wit
 Control endpoints (no auth)::
 
     GET  /_sandbox/deliveries        every event delivery attempt
-    POST /_sandbox/settings          {request_url, rate_limited, retry_after, deny_authorization,
-                                      token_rotation}: set any, answer all
+    POST /_sandbox/settings          {request_url, rate_limited, retry_after, token_rotation}:
+                                     set any, answer all (rotation: bot tokens expire in 12 h and
+                                     come with single-use refresh tokens)
+    ...                              and the token controls of :mod:`solder.sandbox.oauth` for
+                                     the bot tokens (deny consent, lifetime, expire, revoke)
     POST /_sandbox/channels          {name, is_private, is_member}: add a channel
     POST /_sandbox/messages          {channel, user, text}: a user posts; fires a message event
     POST /_sandbox/url_verification  send the challenge to the request URL, report the answer
@@ -40,15 +43,16 @@ import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl
 
 import httpx2
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from solder.sandbox.oauth import AccessToken, RefreshToken, TokenBook, control_routes, redirect
 from solder.sandbox.webhooks import DeliveryLog, Sent, Tasks, post_with_retries
 
 Json = dict[str, Any]
@@ -56,7 +60,8 @@ Method = Callable[[Request, Json, Json], Awaitable[Json]]
 
 CHANNEL_TYPES = {"public_channel", "private_channel", "mpim", "im"}
 CODE_LIFETIME = 600.0
-ROTATED_TOKEN_LIFETIME = 43200
+ROTATED_TOKEN_LIFETIME = 43200.0
+EVERY_SCOPE = "*"  # the scope of the token the sandbox starts with
 
 
 class SlackError(Exception):
@@ -105,17 +110,16 @@ class Workspace:
         self.request_url: str | None = None
         self.rate_limited = False
         self.retry_after = 30
-        self.deny_authorization = False
-        self.token_rotation = False
-        # token -> {"user_id", "scope" (None: every scope), "expires_at" (None: never)}
-        self.tokens: dict[str, Json] = {}
-        self.refresh_tokens: dict[str, str] = {}  # refresh token -> the scope it renews
-        self.codes: dict[str, Json] = {}
+        self.bots = TokenBook(lifetime=None, code_lifetime=CODE_LIFETIME, prefix="xoxb-")
+        self.bots.rotate_refresh = True
+        self.users = TokenBook(lifetime=None, prefix="xoxp-")
+        self.user_scopes: dict[str, str] = {}  # code -> the user scopes asked for with it
         self.channels: dict[str, Json] = {}
         self.messages: dict[str, list[Json]] = {}
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
-        self.tokens[bot_token] = {"user_id": self.bot_user_id, "scope": None, "expires_at": None}
+        start = AccessToken(bot_token, client_id, EVERY_SCOPE, time.time(), None)
+        self.bots.access[bot_token] = start
         self.add_channel("general", is_general=True, channel_id="C0GENERAL")
         self.add_channel("random", is_member=False, channel_id="C0RANDOM")
         self.add_channel("secret-plans", is_private=True, channel_id="G0PRIVATE")
@@ -172,26 +176,35 @@ class Workspace:
             token = header[7:].strip()
         if not token:
             raise SlackError("not_authed")
-        grant = self.tokens.get(str(token))
-        if grant is None:
-            raise SlackError("invalid_auth")
-        if grant["expires_at"] is not None and grant["expires_at"] < time.time():
-            raise SlackError("token_expired")
-        return grant
+        for book, user_id in ((self.bots, self.bot_user_id), (self.users, self.user_id)):
+            found = book.lookup(str(token))
+            if found is not None:
+                if book.expired(found):
+                    raise SlackError("token_expired")
+                return {"user_id": user_id, "scope": found.scope}
+        raise SlackError("invalid_auth")
 
-    def issue(self, prefix: str, user_id: str, scope: str) -> tuple[str, Json]:
-        """A new token and the fields that announce it (expiring ones when rotation is on)."""
-        token = f"{prefix}-{secrets.token_hex(6)}-{secrets.token_hex(6)}-{secrets.token_hex(12)}"
-        fields: Json = {}
-        expires_at = None
-        if self.token_rotation:
-            token = f"xoxe.{token}"
-            refresh = f"xoxe-1-{secrets.token_hex(24)}"
-            self.refresh_tokens[refresh] = scope
-            expires_at = time.time() + ROTATED_TOKEN_LIFETIME
-            fields = {"refresh_token": refresh, "expires_in": ROTATED_TOKEN_LIFETIME}
-        self.tokens[token] = {"user_id": user_id, "scope": scope, "expires_at": expires_at}
-        return token, fields
+    @property
+    def token_rotation(self) -> bool:
+        return self.bots.lifetime is not None
+
+    @token_rotation.setter
+    def token_rotation(self, on: bool) -> None:
+        self.bots.lifetime = ROTATED_TOKEN_LIFETIME if on else None
+        self.bots.prefix = "xoxe.xoxb-1-" if on else "xoxb-"
+
+    def announce(self, token: AccessToken, renewal: RefreshToken | None) -> Json:
+        """The response fields of a new token (expiring ones come with their refresh token)."""
+        fields: Json = {"access_token": token.value}
+        if renewal is not None and not renewal.value.startswith("xoxe-1-"):
+            # the book names refresh tokens like access tokens; Slack's start with xoxe-1-
+            del self.bots.refresh_tokens[renewal.value]
+            renewal.value = "xoxe-1-" + renewal.value.removeprefix(self.bots.prefix)
+            self.bots.refresh_tokens[renewal.value] = renewal
+        if renewal is not None and token.expires_at is not None:
+            fields["refresh_token"] = renewal.value
+            fields["expires_in"] = round(token.expires_at - token.issued_at)
+        return fields
 
     def envelope(self, event: Json) -> Json:
         return {
@@ -291,7 +304,7 @@ def decode_cursor(cursor: str) -> str:
 
 
 def needs_scope(grant: Json, scope: str) -> None:
-    if grant["scope"] is not None and scope not in grant["scope"].split(","):
+    if grant["scope"] != EVERY_SCOPE and scope not in grant["scope"].split(","):
         raise SlackError("missing_scope", needed=scope, provided=grant["scope"])
 
 
@@ -402,34 +415,37 @@ class SlackApi:
             raise SlackError("invalid_client_id")
         if not hmac.compare_digest(str(client_secret or ""), self.ws.client_secret):
             raise SlackError("bad_client_secret")
+        team = {"id": self.ws.team_id, "name": self.ws.team_name}
         grant_type = params.get("grant_type") or "authorization_code"
         if grant_type == "refresh_token":
-            scope = self.ws.refresh_tokens.pop(str(params.get("refresh_token")), None)
-            if scope is None:
+            renewed = self.ws.bots.refresh(str(params.get("refresh_token")), self.ws.client_id)
+            if renewed is None:
                 raise SlackError("invalid_refresh_token")
-            token, fields = self.ws.issue("xoxb", self.ws.bot_user_id, scope)
-            return {"app_id": self.ws.app_id, "access_token": token, "token_type": "bot",
-                    "scope": scope, **fields, "team": {"id": self.ws.team_id,
-                    "name": self.ws.team_name}, "enterprise": None}  # fmt: skip
+            fresh, kept = renewed
+            return {"app_id": self.ws.app_id, "token_type": "bot", "scope": fresh.scope,
+                    **self.ws.announce(fresh, kept), "team": team,
+                    "enterprise": None}  # fmt: skip
         if grant_type != "authorization_code":
             raise SlackError("invalid_grant_type")
-        code = self.ws.codes.pop(str(params.get("code")), None)
-        if code is None or code["expires_at"] < time.time():
+        code = str(params.get("code"))
+        user_scope = self.ws.user_scopes.pop(code, "")
+        approved = self.ws.bots.take_code(code)
+        if approved is None:
             raise SlackError("invalid_code")
-        if code["redirect_uri"] and params.get("redirect_uri") != code["redirect_uri"]:
+        if approved.redirect_uri and params.get("redirect_uri") != approved.redirect_uri:
             raise SlackError("bad_redirect_uri")
-        token, fields = self.ws.issue("xoxb", self.ws.bot_user_id, code["scope"])
+        rotating = self.ws.token_rotation
+        token, renewal = self.ws.bots.issue(self.ws.client_id, approved.scope, refresh=rotating)
         authed_user: Json = {"id": self.ws.user_id}
-        if code["user_scope"]:
-            user_token, user_fields = self.ws.issue("xoxp", self.ws.user_id, code["user_scope"])
-            user = {"scope": code["user_scope"], "access_token": user_token, "token_type": "user"}
-            authed_user.update(user, **user_fields)
+        if user_scope:
+            user_token, _ = self.ws.users.issue(self.ws.client_id, user_scope, refresh=False)
+            authed_user.update({"scope": user_scope, "token_type": "user"})
+            authed_user["access_token"] = user_token.value
         return {
-            "app_id": self.ws.app_id, "authed_user": authed_user, "scope": code["scope"],
-            "token_type": "bot", "access_token": token, **fields,
+            "app_id": self.ws.app_id, "authed_user": authed_user, "scope": approved.scope,
+            "token_type": "bot", **self.ws.announce(token, renewal),
             "bot_user_id": self.ws.bot_user_id,
-            "team": {"id": self.ws.team_id, "name": self.ws.team_name},
-            "enterprise": None, "is_enterprise_install": False,
+            "team": team, "enterprise": None, "is_enterprise_install": False,
         }  # fmt: skip
 
     async def authorize(self, request: Request) -> Response:
@@ -443,19 +459,19 @@ class SlackApi:
         if not query.get("scope") and not query.get("user_scope"):
             return PlainTextResponse("invalid_scope", 400)
         back: dict[str, str] = {}
-        if self.ws.deny_authorization:
+        if self.ws.bots.deny:
+            self.ws.bots.counters.denied += 1
             back["error"] = "access_denied"
         else:
-            code = f"{int(time.time())}.{secrets.token_hex(16)}"
-            self.ws.codes[code] = {
-                "scope": query.get("scope", ""), "user_scope": query.get("user_scope", ""),
-                "redirect_uri": redirect_uri, "expires_at": time.time() + CODE_LIFETIME,
-            }  # fmt: skip
+            book = self.ws.bots
+            code = book.new_code(
+                book.grant(self.ws.client_id, query.get("scope", ""), redirect_uri)
+            )
+            self.ws.user_scopes[code] = query.get("user_scope", "")
             back["code"] = code
         if "state" in query:
             back["state"] = query["state"]
-        separator = "&" if "?" in redirect_uri else "?"
-        return RedirectResponse(f"{redirect_uri}{separator}{urlencode(back)}", 302)
+        return redirect(redirect_uri, back)
 
     async def unknown_method(self, request: Request) -> Response:
         return JSONResponse({"ok": False, "error": "unknown_method"}, 404)
@@ -471,7 +487,6 @@ class SlackApi:
             "request_url": lambda v: v is None or (isinstance(v, str) and v.startswith("http")),
             "rate_limited": lambda v: isinstance(v, bool),
             "retry_after": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
-            "deny_authorization": lambda v: isinstance(v, bool),
             "token_rotation": lambda v: isinstance(v, bool),
         }
         bad = [k for k in body if k not in checks or not checks[k](body[k])]
@@ -586,6 +601,7 @@ def create_app(
         Route("/_sandbox/channels", api.add_channel, methods=["POST"]),
         Route("/_sandbox/messages", api.user_message, methods=["POST"]),
         Route("/_sandbox/url_verification", api.url_verification, methods=["POST"]),
+        *control_routes(workspace.bots),
         Route("/oauth/v2/authorize", api.authorize, methods=["GET"]),
         Route("/api/oauth.v2.access", api.method(api.oauth_access, authed=False), methods=verbs),
         *(Route(f"/api/{name}", api.method(fn), methods=verbs) for name, fn in methods.items()),
