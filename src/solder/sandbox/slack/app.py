@@ -1,41 +1,11 @@
-"""A local Slack workspace: the Web API methods, OAuth v2 and Events API delivery Solder uses.
-
-Web API methods take GET query strings, form bodies or JSON bodies, and a token in
-``Authorization: Bearer`` (or a ``token`` form field). They answer HTTP 200 with
-``{"ok": true, ...}`` or ``{"ok": false, "error": "not_authed" | "invalid_auth" | ...}``, and
-429 ``ratelimited`` with ``Retry-After`` while the rate-limit switch is on::
-
-    /api/auth.test
-    /api/chat.postMessage          channel (id or name), text, blocks; returns channel, ts, message
-    /api/conversations.list        types, exclude_archived, limit, cursor (response_metadata)
-    /api/conversations.info        channel
-    /api/oauth.v2.access           client_id/client_secret (form or basic auth), code,
-                                   redirect_uri; grant_type=refresh_token when rotation is on
-    GET /oauth/v2/authorize        client_id, scope, user_scope, redirect_uri, state: approves
-                                   at once (302 with code and state), or denies when told to
-
-Events are POSTed as ``event_callback`` envelopes to the request URL, signed with
-``X-Slack-Signature: v0=hex(HMAC-SHA256(signing_secret, "v0:{timestamp}:{body}"))`` and
-``X-Slack-Request-Timestamp``, retried with ``X-Slack-Retry-Num``/``X-Slack-Retry-Reason``.
-Control endpoints (no auth)::
-
-    GET  /_sandbox/deliveries        every event delivery attempt
-    POST /_sandbox/settings          {request_url, rate_limited, retry_after, token_rotation}:
-                                     set any, answer all (rotation: bot tokens expire in 12 h and
-                                     come with single-use refresh tokens)
-    ...                              and the token controls of :mod:`solder.sandbox.oauth` for
-                                     the bot tokens (deny consent, lifetime, expire, revoke)
-    POST /_sandbox/channels          {name, is_private, is_member}: add a channel
-    POST /_sandbox/messages          {channel, user, text}: a user posts; fires a message event
-    POST /_sandbox/url_verification  send the challenge to the request URL, report the answer
-"""
+"""The Slack sandbox's workspace state, Web API methods, OAuth and events (see the package
+docstring)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import contextlib
-import hashlib
 import hmac
 import itertools
 import json
@@ -53,36 +23,26 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from solder.sandbox.oauth import AccessToken, RefreshToken, TokenBook, control_routes, redirect
+from solder.sandbox.slack.wire import (
+    EVERY_SCOPE,
+    Json,
+    SlackError,
+    control_body,
+    decode_cursor,
+    encode_cursor,
+    flag,
+    needs_scope,
+    parameters,
+    retry_reason,
+    sign,
+)
 from solder.sandbox.webhooks import DeliveryLog, Sent, Tasks, post_with_retries
 
-Json = dict[str, Any]
 Method = Callable[[Request, Json, Json], Awaitable[Json]]
 
 CHANNEL_TYPES = {"public_channel", "private_channel", "mpim", "im"}
 CODE_LIFETIME = 600.0
 ROTATED_TOKEN_LIFETIME = 43200.0
-EVERY_SCOPE = "*"  # the scope of the token the sandbox starts with
-
-
-class SlackError(Exception):
-    """An ``ok: false`` answer; ``extra`` joins the body (``needed``/``provided`` of scopes)."""
-
-    def __init__(self, error: str, **extra: Any) -> None:
-        super().__init__(error)
-        self.error = error
-        self.extra = extra
-
-
-def sign(signing_secret: str, timestamp: int, body: bytes) -> str:
-    """The ``X-Slack-Signature`` of ``body`` sent at ``timestamp``."""
-    base = f"v0:{timestamp}:".encode() + body
-    return "v0=" + hmac.new(signing_secret.encode(), base, hashlib.sha256).hexdigest()
-
-
-def retry_reason(previous: Sent) -> str:
-    if previous.status_code is not None:
-        return "http_error"
-    return "http_timeout" if previous.error and "Timeout" in previous.error else "connection_failed"
 
 
 class Workspace:
@@ -260,52 +220,6 @@ class Workspace:
             transport=self.transport,
             report=report,
         )
-
-
-# --- request parameters ----------------------------------------------------------------------
-
-
-async def parameters(request: Request) -> Json:
-    """Query string, then a form or JSON body on top, as Slack reads them."""
-    params: Json = dict(request.query_params)
-    if request.method != "POST":
-        return params
-    body = await request.body()
-    if request.headers.get("content-type", "").startswith("application/json"):
-        try:
-            parsed = json.loads(body) if body else {}
-        except ValueError:
-            raise SlackError("invalid_json") from None
-        if not isinstance(parsed, dict):
-            raise SlackError("json_not_object")
-        params.update(parsed)
-    else:
-        params.update(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-    return params
-
-
-def flag(params: Json, name: str) -> bool:
-    value = params.get(name, False)
-    return value is True or str(value).lower() in ("true", "1")
-
-
-def encode_cursor(channel_id: str) -> str:
-    return base64.b64encode(f"channel:{channel_id}".encode()).decode()
-
-
-def decode_cursor(cursor: str) -> str:
-    try:
-        kind, _, channel_id = base64.b64decode(cursor, validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        raise SlackError("invalid_cursor") from None
-    if kind != "channel" or not channel_id:
-        raise SlackError("invalid_cursor")
-    return channel_id
-
-
-def needs_scope(grant: Json, scope: str) -> None:
-    if grant["scope"] != EVERY_SCOPE and scope not in grant["scope"].split(","):
-        raise SlackError("missing_scope", needed=scope, provided=grant["scope"])
 
 
 # --- Web API methods -------------------------------------------------------------------------
@@ -551,14 +465,6 @@ class SlackApi:
         return JSONResponse(
             {"verified": verified, "challenge": challenge, "status": answer.status_code}
         )
-
-
-async def control_body(request: Request) -> Json:
-    try:
-        body = json.loads(await request.body() or b"{}")
-    except ValueError:
-        body = None
-    return body if isinstance(body, dict) else {}
 
 
 def create_app(
