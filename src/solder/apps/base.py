@@ -73,6 +73,10 @@ class WebhookTrigger:
     """Every hook of the account as (hook id, destination), to find orphans."""
     drop: Callable[[AppContext, str], None] | None = None
     """Delete one hook by id (an orphan)."""
+    verify: Callable[[Mapping[str, str], bytes, Mapping[str, Any]], bool] | None = None
+    """Checks a callback itself, given its headers (lower-cased names), its raw body and the
+    subscription's stored state (an app that signs each body, such as Stripe); when set it
+    replaces the check of ``secret_header`` against the secret given at subscription."""
 
 
 @dataclass(frozen=True)
