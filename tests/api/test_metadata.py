@@ -33,7 +33,11 @@ def test_apps_lists_every_app_with_its_triggers_and_actions(
     server: Server, api: httpx2.Client
 ) -> None:
     data = ok(api.get("/metadata/apps"))["data"]
-    assert [a["app"] for a in data] == list(server.services.apps) == ["bigcommerce", "stripe"]
+    assert (
+        [a["app"] for a in data]
+        == list(server.services.apps)
+        == ["bigcommerce", "stripe", "hubspot"]
+    )
     (bigcommerce,) = [a for a in data if a["app"] == "bigcommerce"]
     assert bigcommerce == {
         "app": "bigcommerce",
