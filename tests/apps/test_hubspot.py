@@ -15,9 +15,10 @@ from urllib.parse import parse_qs, urlsplit
 import httpx2
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from solder.apps import hubspot as connector
+from solder.apps import oauth
 from solder.apps.base import AppContext
 from solder.apps.registry import APPS
 from solder.config import OAuthClientSettings, Settings
@@ -217,6 +218,15 @@ def refreshes(box: Box) -> int:
     return int(box.account.book.snapshot()["refreshes"])
 
 
+def expiring(server: Server, cid: str) -> None:
+    with server.services.engine.begin() as conn:
+        conn.execute(
+            update(credentials)
+            .where(credentials.c.id == cid)
+            .values(expires_at=utcnow() + timedelta(minutes=1))
+        )
+
+
 def test_connect_poll_act_and_refresh_an_expiring_token_once(
     server: Server, api: httpx2.Client, tmp_path: Path, provider: Box
 ) -> None:
@@ -242,13 +252,7 @@ def test_connect_poll_act_and_refresh_an_expiring_token_once(
     ]
     assert refreshes(provider) == 0
 
-    # the token nears its expiry in Solder's books, and HubSpot ends it
-    with server.services.engine.begin() as conn:
-        conn.execute(
-            update(credentials)
-            .where(credentials.c.id == cid)
-            .values(expires_at=utcnow() + timedelta(minutes=1))
-        )
+    expiring(server, cid)  # the token nears its expiry in Solder's books, and HubSpot ends it
     httpx2.post(f"{provider.url}/_sandbox/expire")
     add_contact(provider.url, email="later@example.com")
     assert poll_now(server) == 1
@@ -259,3 +263,20 @@ def test_connect_poll_act_and_refresh_an_expiring_token_once(
     with server.services.reader.connect() as conn:
         state = trigger_store.state_of(conn, user_id, flow.workflow_id)
     assert state.cursor["since"] > 0
+
+
+def test_a_refresh_token_hubspot_refuses_asks_the_user_to_reconnect(
+    server: Server, api: httpx2.Client, provider: Box
+) -> None:
+    user_id = ok(api.post("/users", json={"username": "gregg"}))["userId"]
+    _, cid = connect(api, user_id)
+    provider.account.book.revoke()  # the user uninstalled the app in HubSpot
+    expiring(server, cid)
+    with server.services.engine.connect() as conn:
+        row = conn.execute(select(credentials).where(credentials.c.id == cid)).one()
+    # HubSpot answers 400 {"status": "BAD_REFRESH_TOKEN"}, not RFC 6749's invalid_grant
+    with pytest.raises(ReconnectNeeded, match="BAD_REFRESH_TOKEN"):
+        oauth.usable(server.services, APP, row)
+    with server.services.engine.connect() as conn:
+        status = conn.execute(select(credentials.c.status).where(credentials.c.id == cid))
+        assert status.scalar_one() == "needs_reconnect"

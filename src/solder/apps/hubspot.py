@@ -66,6 +66,7 @@ connector = Connector(
         ),
         pkce=False,
         client_auth="form",
+        refused_grant_errors=("invalid_grant", "BAD_REFRESH_TOKEN"),
     ),
     provider={
         "base_url": "https://api.hubapi.com",

@@ -137,11 +137,12 @@ def _token_request(services: Services, app: App, form: dict[str, str]) -> dict[s
             body = response.json()
         except ValueError:
             body = {}
-        error = str(body.get("error", "")) if isinstance(body, dict) else ""
-        detail = str(body.get("error_description", "")) if isinstance(body, dict) else ""
+        body = body if isinstance(body, dict) else {}
+        error = str(body.get("error") or body.get("status") or "")
+        detail = str(body.get("error_description") or body.get("message") or "")
         message = f"{what}: {error or f'HTTP {response.status_code}'}"
         message += f": {detail}" if detail else ""
-        if error == "invalid_grant":
+        if error in auth.refused_grant_errors:
             raise ReconnectNeeded(message)
         raise FatalError(message)
     tokens = http.json_body(http.check(response, what), what)

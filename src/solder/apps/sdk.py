@@ -148,6 +148,9 @@ class OAuth2:
     extra_authorize_params: Mapping[str, str] = field(default_factory=dict)
     refreshes: bool = True
     """Whether access tokens expire and come with a refresh token."""
+    refused_grant_errors: tuple[str, ...] = ("invalid_grant",)
+    """Token-endpoint error codes (``error``, or ``status`` as HubSpot puts it) that mean the
+    grant is gone and the user must connect again."""
     kind: Literal["oauth2"] = "oauth2"
 
     @property
