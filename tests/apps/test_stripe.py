@@ -17,6 +17,7 @@ from solder.apps import stripe as connector
 from solder.apps.base import AppContext
 from solder.apps.registry import APPS
 from solder.config import Settings
+from solder.engine import reconcile
 from solder.errors import FatalError, ReconnectNeeded, RetryableError
 from solder.sandbox import stripe
 from tests.blockflow import Flow
@@ -39,6 +40,16 @@ def box() -> Iterator[tuple[str, stripe.Account]]:
 def ctx(box: tuple[str, stripe.Account]) -> Iterator[AppContext]:
     with httpx2.Client(timeout=5) as client:
         yield AppContext({"secretKey": KEY}, client, box[0], "http://127.0.0.1:9")
+
+
+def stripe_api(url: str) -> httpx2.Client:
+    return httpx2.Client(base_url=url, headers={"Authorization": f"Bearer {KEY}"})
+
+
+def new_customer(url: str, email: str) -> dict[str, Any]:
+    with stripe_api(url) as http:
+        made: dict[str, Any] = ok(http.post("/v1/customers", data={"email": email}))
+    return made
 
 
 def run(ctx: AppContext, action: str, inp: dict[str, Any]) -> dict[str, Any]:
@@ -206,8 +217,7 @@ def test_a_customer_created_at_stripe_runs_the_workflow_once(
     assert endpoint["url"].startswith(f"{server.url}/hooks/stripe/")
     assert endpoint["enabled_events"] == ["customer.created"]
 
-    with httpx2.Client(base_url=url, headers={"Authorization": f"Bearer {KEY}"}) as http:
-        made = ok(http.post("/v1/customers", data={"email": "dee@example.com"}))
+    made = new_customer(url, "dee@example.com")
     (run_,) = flow.finished(1)
     assert run_["status"] == "succeeded", run_
     got = ok(httpx2.get(f"{receiver_url}/_received"))["data"]
@@ -264,6 +274,50 @@ def test_deactivating_deletes_the_endpoint_and_activating_makes_a_new_one(
     ok(api.put("/workflows/activate", json=body))
     (second,) = acct.endpoints
     assert second != first
-    with httpx2.Client(base_url=box[0], headers={"Authorization": f"Bearer {KEY}"}) as http:
-        ok(http.post("/v1/customers", data={"email": "eve@example.com"}))
+    new_customer(box[0], "eve@example.com")
     wait_until("a run", lambda: flow.runs() or None)
+
+
+def test_reconciliation_keeps_live_endpoints_remakes_lost_ones_and_drops_orphans(
+    server: Server,
+    api: httpx2.Client,
+    tmp_path: Path,
+    receiver_url: str,
+    box: tuple[str, stripe.Account],
+) -> None:
+    url, acct = box
+    flow = customer_flow(api, tmp_path, receiver_url)
+    assert reconcile.reconcile(server.services) == {
+        "checked": 1, "remade": 0, "reactivated": 0, "orphans": 0, "errors": 0,
+    }  # fmt: skip
+    (live,) = acct.endpoints
+    with stripe_api(url) as http:
+        orphan = ok(
+            http.post(
+                "/v1/webhook_endpoints",
+                data={
+                    "url": f"{server.url}/hooks/stripe/gone",
+                    "enabled_events[]": "customer.created",
+                },
+            )
+        )
+        foreign = ok(
+            http.post(
+                "/v1/webhook_endpoints",
+                data={
+                    "url": "https://elsewhere.example/hook",
+                    "enabled_events[]": "customer.created",
+                },
+            )
+        )
+    del acct.endpoints[live]  # deleted in Stripe's dashboard
+    assert reconcile.reconcile(server.services) == {
+        "checked": 1, "remade": 1, "reactivated": 0, "orphans": 1, "errors": 0,
+    }  # fmt: skip
+    assert orphan["id"] not in acct.endpoints
+    assert foreign["id"] in acct.endpoints
+    (remade,) = [e for e in acct.endpoints.values() if e["url"].startswith(server.url)]
+    assert remade["id"] != live
+    new_customer(url, "fay@example.com")
+    (run_,) = flow.finished(1)  # signed with the new endpoint's secret, and accepted
+    assert run_["status"] == "succeeded", run_

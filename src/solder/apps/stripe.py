@@ -157,13 +157,14 @@ def _subscribe(events: tuple[str, ...]) -> Any:
         secret = made.get("secret")
         if not made.get("id") or not isinstance(secret, str):
             raise FatalError("stripe create webhook endpoint: the answer has no id or secret")
-        return {"endpointId": made["id"], "signingSecret": secret, "events": list(events)}
+        # "hookId" is the key engine/reconcile.py reads to tell owned endpoints from orphans
+        return {"hookId": made["id"], "signingSecret": secret, "events": list(events)}
 
     return subscribe
 
 
 def _unsubscribe(ctx: AppContext, state: Mapping[str, Any]) -> None:
-    endpoint = state.get("endpointId")
+    endpoint = state.get("hookId")
     if not endpoint:
         return
     try:
@@ -174,7 +175,7 @@ def _unsubscribe(ctx: AppContext, state: Mapping[str, Any]) -> None:
 
 
 def _status(ctx: AppContext, state: Mapping[str, Any]) -> str:
-    endpoint = state.get("endpointId")
+    endpoint = state.get("hookId")
     if not endpoint:
         return "missing"
     try:
@@ -219,7 +220,7 @@ def webhook(key: str, name: str, events: tuple[str, ...]) -> WebhookTrigger:
         enrich=_event_object,
         status=_status,
         hooks=_endpoints,
-        drop=lambda ctx, endpoint: _unsubscribe(ctx, {"endpointId": endpoint}),
+        drop=lambda ctx, endpoint: _unsubscribe(ctx, {"hookId": endpoint}),
         verify=_verify,
     )
 
