@@ -23,6 +23,8 @@ JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXBhcnQ"
         ('provider said {"access_token": "s3cr3t-value", "ok": false}', "s3cr3t-value"),
         ("X-Auth-Token: store-token-42 refused", "store-token-42"),
         ("accessToken=abcdef123", "abcdef123"),
+        ("stripe key sk_live_51AbCdEf0123 refused", "sk_live_51AbCdEf0123"),
+        ("endpoint whsec_Zy9Xw8Vu7 made", "whsec_Zy9Xw8Vu7"),
     ],
 )
 def test_redact_masks_secret_shapes(text: str, secret: str) -> None:

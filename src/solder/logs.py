@@ -19,6 +19,7 @@ MASK = "[redacted]"
 SECRET_NAMES = re.compile(r"token|secret|password|passwd|api_?key|authorization|credential", re.I)
 SECRET_SHAPES = (
     re.compile(r"solder_sk_(?:dev|live)_[A-Za-z0-9_-]+"),
+    re.compile(r"\b(?:sk|rk)_(?:test|live)_[A-Za-z0-9]+|\bwhsec_[A-Za-z0-9]+"),  # Stripe
     re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+"),
     re.compile(r"(?i)(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"),
     re.compile(
