@@ -280,3 +280,21 @@ def test_a_refresh_token_hubspot_refuses_asks_the_user_to_reconnect(
     with server.services.engine.connect() as conn:
         status = conn.execute(select(credentials.c.status).where(credentials.c.id == cid))
         assert status.scalar_one() == "needs_reconnect"
+
+
+def test_a_token_hubspot_ends_early_is_refreshed_once_by_the_poll(
+    server: Server, api: httpx2.Client, tmp_path: Path, provider: Box
+) -> None:
+    user_id = ok(api.post("/users", json={"username": "gregg"}))["userId"]
+    _, cid = connect(api, user_id)
+    flow = deal_flow(api, tmp_path, user_id, cid)
+    assert poll_now(server) == 1
+    httpx2.post(f"{provider.url}/_sandbox/expire")  # Solder still thinks the token good
+    add_contact(provider.url, email="new@example.com")
+    assert poll_now(server) == 1  # 401, one refresh, the same poll again
+    (first,) = flow.finished(1)
+    assert first["status"] == "succeeded", first
+    assert refreshes(provider) == 1
+    with server.services.reader.connect() as conn:
+        state = trigger_store.state_of(conn, user_id, flow.workflow_id)
+    assert state.next_at is not None  # still polling

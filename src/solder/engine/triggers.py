@@ -75,6 +75,21 @@ def fire_schedule(services: Services, row: Any, now: datetime) -> int:
     return 1
 
 
+def _poll(
+    services: Services, app: Any, hook: PollingTrigger, install: Any, cursor: Any
+) -> tuple[list[dict[str, Any]], Any]:
+    ctx = services.app_context(app, credential_for(services, install, app.key))
+    try:
+        return hook.poll(ctx, cursor)
+    except ReconnectNeeded:
+        if not app.is_oauth:
+            raise
+    # a 401 on an OAuth2 token that looked fresh (revoked, or expired early): one refresh, once,
+    # as an action gets (engine/blocks.py); a refused refresh marks the credential
+    ctx = services.app_context(app, credential_for(services, install, app.key, refresh=True))
+    return hook.poll(ctx, cursor)
+
+
 def run_poll(services: Services, row: Any, now: datetime) -> int:
     held = now + POLL_LEASE
     with services.engine.begin() as conn:
@@ -96,8 +111,7 @@ def run_poll(services: Services, row: Any, now: datetime) -> int:
     assert isinstance(trigger, AppEventTrigger)
     app = services.apps[trigger.app]
     try:
-        ctx = services.app_context(app, credential_for(services, install, app.key))
-        records, cursor = hook.poll(ctx, row.cursor)
+        records, cursor = _poll(services, app, hook, install, row.cursor)
     except ReconnectNeeded as exc:
         log.warning("poll of %s stopped: %s", row.workflow_install_id, exc.message)
         with services.engine.begin() as conn:
