@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx2
 import pytest
+from sqlalchemy import select
 
 from solder.apps import stripe as connector
 from solder.apps.base import AppContext
@@ -20,6 +21,7 @@ from solder.config import Settings
 from solder.engine import reconcile
 from solder.errors import FatalError, ReconnectNeeded, RetryableError
 from solder.sandbox import stripe
+from solder.store.tables import workflow_installs
 from tests.blockflow import Flow
 from tests.conftest import Server
 from tests.flows import ok, wait_until
@@ -204,15 +206,16 @@ def customer_flow(api: httpx2.Client, tmp_path: Path, receiver_url: str) -> Flow
     return flow.install()
 
 
+@pytest.fixture
+def flow(api: httpx2.Client, tmp_path: Path, receiver_url: str) -> Flow:
+    """A workflow started by customer_created, installed for a user with the sandbox key."""
+    return customer_flow(api, tmp_path, receiver_url)
+
+
 def test_a_customer_created_at_stripe_runs_the_workflow_once(
-    server: Server,
-    api: httpx2.Client,
-    tmp_path: Path,
-    receiver_url: str,
-    box: tuple[str, stripe.Account],
+    server: Server, flow: Flow, receiver_url: str, box: tuple[str, stripe.Account]
 ) -> None:
     url, acct = box
-    flow = customer_flow(api, tmp_path, receiver_url)
     (endpoint,) = acct.endpoints.values()
     assert endpoint["url"].startswith(f"{server.url}/hooks/stripe/")
     assert endpoint["enabled_events"] == ["customer.created"]
@@ -235,13 +238,8 @@ def test_a_customer_created_at_stripe_runs_the_workflow_once(
 
 
 def test_callbacks_without_a_good_signature_are_refused(
-    server: Server,
-    api: httpx2.Client,
-    tmp_path: Path,
-    receiver_url: str,
-    box: tuple[str, stripe.Account],
+    server: Server, flow: Flow, box: tuple[str, stripe.Account]
 ) -> None:
-    flow = customer_flow(api, tmp_path, receiver_url)
     (endpoint,) = box[1].endpoints.values()
     event = {"id": "evt_forged", "type": "customer.created",
              "data": {"object": {"id": "cus_forged", "email": "x@example.com"}}}  # fmt: skip
@@ -263,10 +261,9 @@ def test_callbacks_without_a_good_signature_are_refused(
 
 
 def test_deactivating_deletes_the_endpoint_and_activating_makes_a_new_one(
-    api: httpx2.Client, tmp_path: Path, receiver_url: str, box: tuple[str, stripe.Account]
+    api: httpx2.Client, flow: Flow, box: tuple[str, stripe.Account]
 ) -> None:
     acct = box[1]
-    flow = customer_flow(api, tmp_path, receiver_url)
     (first,) = acct.endpoints
     body = {"userId": flow.user_id, "workflowId": flow.workflow_id}
     ok(api.put("/workflows/deactivate", json=body))
@@ -279,14 +276,9 @@ def test_deactivating_deletes_the_endpoint_and_activating_makes_a_new_one(
 
 
 def test_reconciliation_keeps_live_endpoints_remakes_lost_ones_and_drops_orphans(
-    server: Server,
-    api: httpx2.Client,
-    tmp_path: Path,
-    receiver_url: str,
-    box: tuple[str, stripe.Account],
+    server: Server, flow: Flow, box: tuple[str, stripe.Account]
 ) -> None:
     url, acct = box
-    flow = customer_flow(api, tmp_path, receiver_url)
     assert reconcile.reconcile(server.services) == {
         "checked": 1, "remade": 0, "reactivated": 0, "orphans": 0, "errors": 0,
     }  # fmt: skip
@@ -321,3 +313,14 @@ def test_reconciliation_keeps_live_endpoints_remakes_lost_ones_and_drops_orphans
     new_customer(url, "fay@example.com")
     (run_,) = flow.finished(1)  # signed with the new endpoint's secret, and accepted
     assert run_["status"] == "succeeded", run_
+
+
+def test_the_signing_secret_is_stored_encrypted(
+    server: Server, flow: Flow, box: tuple[str, stripe.Account]
+) -> None:
+    (endpoint,) = box[1].endpoints.values()
+    with server.services.engine.connect() as conn:
+        (state,) = conn.execute(select(workflow_installs.c.state)).scalars().all()
+    assert state["hookId"] == endpoint["id"]
+    assert endpoint["secret"] not in json.dumps(state)
+    assert "whsec_" not in json.dumps(state)

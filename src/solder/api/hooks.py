@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from solder.api.auth import services_of
 from solder.apps.base import WebhookTrigger
-from solder.engine.lifecycle import secret_hash, webhook_token
+from solder.engine.lifecycle import secret_hash, unsealed, webhook_token
 from solder.errors import Conflict, MalformedBody, NotFound, Unauthorized
 from solder.runtime.services import Services
 from solder.store import installs, runs
@@ -95,12 +95,14 @@ def _not_json(name: str) -> Any:
 
 
 def _authentic(
-    trigger: WebhookTrigger, headers: dict[str, str], raw: bytes, state: dict[str, Any]
+    services: Services, trigger: WebhookTrigger, headers: dict[str, str], raw: bytes, install: Any
 ) -> bool:
-    """The app's own check of the callback when it has one (a signature over the raw body),
-    else the secret header given at subscription, compared by hash."""
+    """The app's own check of the callback when it has one (a signature over the raw body,
+    given the state with its sealed secrets opened), else the secret header given at
+    subscription, compared by hash."""
+    state = install.state or {}
     if trigger.verify is not None:
-        return bool(state) and trigger.verify(headers, raw, state)
+        return bool(state) and trigger.verify(headers, raw, unsealed(services, install.id, state))
     expected = state.get("secretHash", "")
     given = headers.get(trigger.secret_header.lower(), "")
     return bool(expected) and hmac.compare_digest(expected, secret_hash(given))
@@ -123,7 +125,7 @@ def _store(
         trigger = app.triggers[event_key]
         if not isinstance(trigger, WebhookTrigger):
             raise NotFound("no such webhook")
-        if not _authentic(trigger, headers, raw, install.state or {}):
+        if not _authentic(services, trigger, headers, raw, install):
             raise Unauthorized(f"{trigger.secret_header}: missing or wrong")
         if not install.active or not trigger.matches(payload):
             return {"received": True, "ignored": True}

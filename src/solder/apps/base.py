@@ -76,7 +76,9 @@ class WebhookTrigger:
     verify: Callable[[Mapping[str, str], bytes, Mapping[str, Any]], bool] | None = None
     """Checks a callback itself, given its headers (lower-cased names), its raw body and the
     subscription's stored state (an app that signs each body, such as Stripe); when set it
-    replaces the check of ``secret_header`` against the secret given at subscription."""
+    replaces the check of ``secret_header`` against the secret given at subscription. Secrets
+    ``subscribe`` returns under the state's ``sealed`` key are stored encrypted, and reach
+    only ``verify``, opened."""
 
 
 @dataclass(frozen=True)

@@ -3,10 +3,10 @@
 Stripe takes form-encoded bodies (``metadata[plan]=pro``, ``enabled_events[0]=...``) and
 answers JSON. Each installation of a workflow started by a Stripe event gets its own webhook
 endpoint, made on activation and deleted on deactivation; Stripe shows the endpoint's
-``whsec_`` signing secret once, in the answer that made it, and it is kept in the
-subscription's state. Every callback is checked against it: ``Stripe-Signature`` is
-``t=<unix>,v1=<hex HMAC-SHA256 of "{t}.{raw body}">`` and a timestamp more than five minutes
-away is refused (a replayed delivery).
+``whsec_`` signing secret once, in the answer that made it, and it is kept, encrypted, in
+the subscription's state (its ``sealed`` part). Every callback is checked against it:
+``Stripe-Signature`` is ``t=<unix>,v1=<hex HMAC-SHA256 of "{t}.{raw body}">``, and a
+timestamp more than five minutes away is refused (a replayed delivery).
 
 Creating is not idempotent at Stripe unless a request carries ``Idempotency-Key``; the
 create actions take an optional ``idempotencyKey`` input (an order id, say) and send a key
@@ -138,7 +138,9 @@ def signature_valid(header: str, body: bytes, secret: str, now: float) -> bool:
 
 def _verify(headers: Mapping[str, str], body: bytes, state: Mapping[str, Any]) -> bool:
     header = headers.get(SIGNATURE_HEADER.lower(), "")
-    return signature_valid(header, body, str(state.get("signingSecret", "")), time.time())
+    sealed = state.get("sealed")
+    secret = sealed.get("signingSecret", "") if isinstance(sealed, Mapping) else ""
+    return signature_valid(header, body, str(secret), time.time())
 
 
 # ---- the webhook trigger ---------------------------------------------------------------------
@@ -158,7 +160,8 @@ def _subscribe(events: tuple[str, ...]) -> Any:
         if not made.get("id") or not isinstance(secret, str):
             raise FatalError("stripe create webhook endpoint: the answer has no id or secret")
         # "hookId" is the key engine/reconcile.py reads to tell owned endpoints from orphans
-        return {"hookId": made["id"], "signingSecret": secret, "events": list(events)}
+        # "sealed": stored encrypted, opened only for verify
+        return {"hookId": made["id"], "events": list(events), "sealed": {"signingSecret": secret}}
 
     return subscribe
 

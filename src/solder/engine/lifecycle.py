@@ -76,6 +76,25 @@ def webhook_url(services: Services, install_id: str) -> str:
     return f"{services.public_url}/webhooks/{install_id}/{webhook_token(services, install_id)}"
 
 
+def seal(services: Services, install_id: str, state: dict[str, Any]) -> dict[str, Any]:
+    """``state`` with its ``sealed`` mapping (secrets an app gave at subscription, such as a
+    signing secret) encrypted under the key ring, bound to the installed copy."""
+    if not isinstance(state.get("sealed"), dict):
+        return state
+    kid, blob = services.ring.encrypt_json(state["sealed"], f"hook-state:{install_id}")
+    return {**state, "sealed": {"kid": kid, "blob": base64.b64encode(blob).decode()}}
+
+
+def unsealed(services: Services, install_id: str, state: dict[str, Any]) -> dict[str, Any]:
+    """``state`` with its ``sealed`` mapping opened (what a trigger's ``verify`` is given)."""
+    sealed = state.get("sealed")
+    if not isinstance(sealed, dict) or "blob" not in sealed:
+        return state
+    raw = base64.b64decode(sealed["blob"])
+    opened = services.ring.decrypt_json(sealed["kid"], raw, f"hook-state:{install_id}")
+    return {**state, "sealed": opened}
+
+
 def subscribe(services: Services, install: Any, wf: WorkflowDef) -> dict[str, Any]:
     """Register the trigger with its app, if it needs that; return the state to keep."""
     trigger = wf.trigger
@@ -89,7 +108,7 @@ def subscribe(services: Services, install: Any, wf: WorkflowDef) -> dict[str, An
     secret = secrets.token_urlsafe(32)
     destination = f"{services.public_url}/hooks/{app.key}/{install.id}"
     state = hook.subscribe(ctx, Subscription(install.id, destination, secret))
-    return {**state, "secretHash": secret_hash(secret)}
+    return {**seal(services, install.id, state), "secretHash": secret_hash(secret)}
 
 
 def unsubscribe(services: Services, install: Any) -> None:
