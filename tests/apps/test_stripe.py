@@ -324,3 +324,18 @@ def test_the_signing_secret_is_stored_encrypted(
     assert state["hookId"] == endpoint["id"]
     assert endpoint["secret"] not in json.dumps(state)
     assert "whsec_" not in json.dumps(state)
+
+
+def test_a_wrong_key_is_refused_when_the_user_connects(
+    api: httpx2.Client, box: tuple[str, stripe.Account]
+) -> None:
+    user_id = ok(api.post("/users", json={"username": "gregg"}))["userId"]
+    wrong = "sk_test_51WrongKeyAtConnect7777"
+    body = {"userId": user_id, "credential": {"type": "stripe", "data": {"secretKey": wrong}}}
+    refused = api.post("/headless/credentials", json=body)
+    assert refused.status_code == 422, refused.text
+    assert "credential" in refused.json()["message"]
+    assert "7777" not in refused.text
+    body["credential"]["data"]["secretKey"] = KEY  # type: ignore[index]
+    assert ok(api.post("/headless/credentials", json=body))["credentialId"]
+    assert KEY not in str(ok(api.get(f"/users/{user_id}/credentials")))
