@@ -80,6 +80,13 @@ class RetryableError(StepError):
         self.retry_after = retry_after
 
 
+class RateLimited(RetryableError):
+    """The app asked (429) not to be called for a while: the run waits, however many attempts
+    it made (only the poison bound on claims ends it)."""
+
+    code = "rate_limited"
+
+
 class ReconnectNeeded(StepError):
     code = "reconnect_needed"
 
