@@ -22,7 +22,7 @@ from sqlalchemy import update
 
 from solder.apps import oauth
 from solder.apps.base import PollingTrigger, Subscription, WebhookTrigger
-from solder.engine import schedule
+from solder.engine import ratelimit, schedule
 from solder.engine.definitions import (
     AppEventTrigger,
     InstallationTrigger,
@@ -56,6 +56,7 @@ def credential_for(
                 found = services.apps.get(app)
                 if found is None:
                     return installs.credential_data(services.ring, row)
+                ratelimit.take_turn(services, found, row.id)
                 if refresh and found.is_oauth:
                     return oauth.refresh(services, found, row)
                 return oauth.usable(services, found, row)
