@@ -112,6 +112,11 @@ def test_post_creates_an_order_and_get_lists_orders(
                   query={"sort": "id:desc", "limit": 1})  # fmt: skip
     assert [o["id"] for o in ok(newest)["data"]] == [second]
 
+    shipped = call(caller, alice[1], method="PUT", path=f"/v2/orders/{second}",
+                   body={"status_id": 2})  # fmt: skip
+    assert ok(shipped)["data"]["status"] == "Shipped"
+    assert store.orders[second]["status_id"] == 2
+
 
 def test_provider_errors_and_empty_answers_pass_through(
     caller: httpx2.Client, alice: tuple[str, str]
