@@ -170,6 +170,8 @@ REFUSALS: list[tuple[dict[str, Any], str]] = [
     ({"method": "GET", "path": "/v2/orders?limit=1"}, "path"),
     ({"method": "GET", "path": "/v2/orders#x"}, "path"),
     ({"method": "GET", "path": "/v2/or ders"}, "path"),
+    ({"method": "GET", "path": "/v2/or\tders"}, "path"),
+    ({"method": "POST", "path": "/v2/orders", "body": '{"a": NaN}'}, "body"),
     ({"method": "GET", "path": "/v2/orders\r\nX-Injected: 1"}, "path"),
     ({"method": "GET", "path": "/v2/orders", "query": {"filter": {"id": 1}}}, "query.filter"),
     ({"method": "GET", "path": "/v2/orders", "query": {"ids": [1, [2]]}}, "query.ids"),

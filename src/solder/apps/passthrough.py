@@ -86,12 +86,19 @@ def _refuse(field: str, problem: str) -> NotAllowed:
     return NotAllowed(f"{field}: {problem}", field)
 
 
+def _strict_json(text: str) -> Any:
+    def refuse(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
 def _decoded(value: Any, field: str) -> Any:
     """``value``, or the JSON a string holds (Alloy's "stringified JSON")."""
     if not isinstance(value, str):
         return value
     try:
-        return json.loads(value)
+        return _strict_json(value)
     except ValueError:
         raise _refuse(field, "a string here must hold JSON (or send the value itself)") from None
 
@@ -106,7 +113,7 @@ def method_of(raw: str) -> str:
 def url_of(app: App, root: str, path: str) -> str:
     """``path`` joined under ``root``; refused unless the result stays under it."""
     outside = f"must be a path under {app.name}'s API root (like /v2/orders), not a URL"
-    if _CONTROL.search(path) or " " in path:
+    if _CONTROL.search(path) or any(c.isspace() for c in path):
         raise _refuse("path", "must not contain spaces or control characters")
     if _SCHEME.match(path) or path.startswith("//") or "\\" in path:
         raise _refuse("path", outside)
@@ -235,13 +242,6 @@ def masked(text: str, secrets: list[str]) -> str:
     for secret in secrets:
         text = text.replace(secret, MASK)
     return text
-
-
-def _strict_json(text: str) -> Any:
-    def refuse(name: str) -> Any:
-        raise ValueError(f"{name} is not JSON")
-
-    return json.loads(text, parse_constant=refuse)
 
 
 def answer(response: httpx2.Response, secrets: list[str]) -> tuple[int, dict[str, Any] | None]:
