@@ -46,6 +46,7 @@ import httpx2
 from solder.apps import http
 from solder.apps.base import App, AppContext
 from solder.errors import FatalError, NotAllowed
+from solder.logs import SECRET_NAMES
 from solder.security.egress import EgressRefused
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -229,11 +230,14 @@ def send(client: httpx2.Client, app: App, out: Outbound) -> httpx2.Response:
 
 
 def secrets_of(app: App, credential: Mapping[str, Any]) -> list[str]:
-    """The credential's secret values, longest first, as they may appear in an answer."""
+    """The credential's secret values, longest first, as they may appear in an answer: the
+    fields the app declares secret, and any whose name says token, key, secret or password
+    (an OAuth2 credential's ``accessToken`` and ``refreshToken``)."""
+    declared = {spec.name for spec in app.credential_fields if spec.secret}
     found: set[str] = set()
-    for spec in app.credential_fields:
-        value = credential.get(spec.name)
-        if spec.secret and isinstance(value, str) and len(value) >= MIN_MASKED:
+    for name, value in credential.items():
+        secret = name in declared or SECRET_NAMES.search(name) is not None
+        if secret and isinstance(value, str) and len(value) >= MIN_MASKED:
             found |= {value, json.dumps(value)[1:-1]}
     return sorted(found, key=len, reverse=True)
 
