@@ -15,6 +15,8 @@ import httpx2
 import pytest
 
 from solder.sandbox import bigcommerce
+from solder.store import installs
+from tests.api.test_oauth import Provider, connect, provider  # noqa: F401 - a fixture
 from tests.conftest import STORE_HASH, Server
 from tests.flows import ok
 from tests.servers import run_asgi
@@ -291,3 +293,37 @@ def test_the_credential_shows_in_no_answer_header_or_log(
     logged = [r.getMessage() for r in caplog.records]
     assert any("passthrough GET to bigcommerce" in line for line in logged), logged
     assert not [line for line in logged if CANARY in line]
+
+
+# ---- OAuth2 apps ---------------------------------------------------------------------------
+
+
+def test_an_oauth2_token_the_provider_refuses_is_refreshed_once_and_never_shown(
+    server: Server,
+    api: httpx2.Client,
+    provider: Provider,  # noqa: F811 - the fixture imported above
+) -> None:
+    user_id = ok(api.post("/users", json={"username": "gregg"}))["userId"]
+    connect(api, user_id)
+    (listed,) = ok(api.get(f"/users/{user_id}/credentials"))["data"]
+    cid = listed["credentialId"]
+
+    items = call(api, cid, method="GET", path="/items")  # under the app's root, /api
+    assert items.status_code == 200, items.text
+    assert items.json()["data"]
+    assert provider.book.snapshot()["refreshes"] == 0
+
+    provider.book.expire_all()  # refused though Solder thinks it fresh: one refresh, sent again
+    again = call(api, cid, method="GET", path="/me")
+    assert again.status_code == 200, again.text
+    assert provider.book.snapshot()["refreshes"] == 1
+    with server.services.reader.connect() as conn:
+        row = installs.find_credential(conn, "development", cid)
+    stored = installs.credential_data(server.services.ring, row)
+    for answer in (items, again):
+        for secret in (stored["accessToken"], stored["refreshToken"]):
+            assert secret not in answer.text
+            assert all(secret not in v for v in answer.headers.values())
+
+    provider.book.revoke()  # refused again after the refresh: the user must connect again
+    refused(call(api, cid, method="GET", path="/me"), 409, "credentialId")
