@@ -14,6 +14,8 @@ from typing import Any
 import httpx2
 import pytest
 
+from solder.apps import passthrough
+from solder.apps.registry import APPS
 from solder.sandbox import bigcommerce
 from solder.store import installs
 from tests.api.test_oauth import Provider, connect, provider  # noqa: F401 - a fixture
@@ -327,3 +329,16 @@ def test_an_oauth2_token_the_provider_refuses_is_refreshed_once_and_never_shown(
 
     provider.book.revoke()  # refused again after the refresh: the user must connect again
     refused(call(api, cid, method="GET", path="/me"), 409, "credentialId")
+
+
+def test_secrets_are_found_by_declared_flag_and_by_name() -> None:
+    sandbox = APPS["oauth2_sandbox"]  # declares no credential fields: its tokens go by name
+    found = passthrough.secrets_of(
+        sandbox, {"accessToken": "a-token-1", "refreshToken": 'r"tok', "scope": "items:read"}
+    )
+    assert found == ["a-token-1", 'r\\"tok', 'r"tok']
+    store = passthrough.secrets_of(
+        APPS["bigcommerce"], {"storeHash": STORE_HASH, "accessToken": CANARY}
+    )
+    assert store == [CANARY]
+    assert passthrough.masked(f"x{CANARY}y", store) == "x[redacted]y"
