@@ -5,7 +5,9 @@ Every error Solder raises on purpose derives from :class:`SolderError` and carri
 
     SolderError
     ├── BadInput              the caller sent something wrong: 400/422, names the field
-    │   └── MalformedBody     the body is not JSON at all: 400
+    │   ├── MalformedBody     the body is not JSON at all: 400
+    │   └── NotAllowed        a well-formed value this call refuses (a method, a path
+    │                         outside an app's API, a header Solder sets itself): 400
     ├── Unauthorized          no key, or a key we do not know: 401
     ├── Forbidden             a key that may not do this: 403
     ├── NotFound              unknown id (or one in the other environment): 404
@@ -41,6 +43,11 @@ class BadInput(SolderError):
 
 class MalformedBody(BadInput):
     code = "malformed_body"
+    status = 400
+
+
+class NotAllowed(BadInput):
+    code = "not_allowed"
     status = 400
 
 

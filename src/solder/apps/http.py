@@ -64,13 +64,17 @@ def send(client: httpx2.Client, method: str, url: str, what: str, **kwargs: Any)
 
 def fetch(request: Callable[[], httpx2.Response], url: str, what: str) -> httpx2.Response:
     """``request()``'s response, its failures mapped to the error classes above."""
+    return check(reach(request, url, what), what)
+
+
+def reach(request: Callable[[], httpx2.Response], url: str, what: str) -> httpx2.Response:
+    """``request()``'s response whatever its status; only failures to get one are mapped."""
     try:
-        response = request()
+        return request()
     except httpx2.InvalidURL as exc:
         raise FatalError(f"{what}: {url} is not a valid URL: {exc}", field="url") from exc
     except httpx2.TransportError as exc:
         raise RetryableError(f"{what}: {type(exc).__name__}: {exc}") from exc
-    return check(response, what)
 
 
 def json_body(response: httpx2.Response, what: str) -> Any:
