@@ -15,7 +15,7 @@ from solder.cli import main
 from solder.store import migrate
 from solder.store.db import make_engine
 from solder.store.tables import credentials
-from tests.store.test_rotation import NEW, OLD, SIGNING, STRAY, seed, signing_secret, tokens
+from tests.sealed import NEW, OLD, SIGNING, STRAY, seed, signing_secret, tokens
 
 
 @pytest.fixture
