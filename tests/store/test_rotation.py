@@ -25,6 +25,9 @@ def test_every_table_with_ciphertexts_is_rotated() -> None:
 
 def test_rotation_moves_every_secret_to_the_new_key(engine: Engine) -> None:
     made = seed(engine, OLD, 5)
+    updated = select(credentials.c.id, credentials.c.updated_at)
+    with engine.connect() as conn:
+        before = conn.execute(updated).all()
 
     reports = by_table(rotation.rotate(engine, BOTH, batch_size=2))
 
@@ -33,6 +36,8 @@ def test_rotation_moves_every_secret_to_the_new_key(engine: Engine) -> None:
     assert set(key_ids(engine).values()) == {NEW.current_id}
     assert tokens(engine, NEW) == made  # the new key alone decrypts everything
     assert signing_secret(engine, NEW) == SIGNING
+    with engine.connect() as conn:
+        assert sorted(conn.execute(updated).all()) == sorted(before)  # same secrets
 
     again = by_table(rotation.rotate(engine, BOTH, batch_size=2))
     assert again["credentials"] == rotation.TableRotation("credentials", current=5)

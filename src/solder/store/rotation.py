@@ -6,9 +6,11 @@ rotation walks each table in batches ordered by that identity, each batch its ow
 and takes only the rows whose ``key_id`` is not the current key's. For each row:
 
 * it is rewritten with a guard, ``WHERE <identity> = :id AND key_id = :old AND ciphertext =
-  :old``: a writer that changed the row since it was read (another rotation, or a process
-  still encrypting under the old key) is never overwritten. The row counts as ``changed`` and
-  is left to the next run;
+  :old``: a writer that changed the row since it was read (another rotation, an OAuth2 token
+  refresh, a process still encrypting under the old key) is never overwritten. The row counts
+  as ``changed`` and is left to the next run;
+* only ``key_id`` and ``ciphertext`` change: not ``updated_at``, since the secret is the same
+  and readers take a new ``updated_at`` for a new secret (the OAuth2 refresher does);
 * when no key of the ring decrypts it (unknown key id, failed integrity check) it is reported
   by its identity and reason, never by content, and the walk goes on past it.
 
