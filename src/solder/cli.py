@@ -71,7 +71,7 @@ def db_upgrade() -> None:
 
 @main.group()
 def keys() -> None:
-    """API keys."""
+    """API keys and the key ring of secrets at rest."""
 
 
 @keys.command("create")
@@ -90,6 +90,65 @@ def keys_create(environment: str) -> None:
     engine.dispose()
     click.echo(f"new {environment} API key (store it now: it is not shown again):", err=True)
     click.echo(key)
+
+
+@keys.command("rotate-encryption")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 10_000),
+    default=200,
+    show_default=True,
+    help="rows re-encrypted per transaction",
+)
+def keys_rotate_encryption(batch_size: int) -> None:
+    """Re-encrypt every stored secret under the first key of the ring (safe to run again).
+
+    Put the new key first in SOLDER_SECRET_KEY on every process, run this, then drop the old
+    key. Exits 1 when a secret could not be decrypted by any key of the ring.
+    """
+    from solder.runtime.services import key_ring
+    from solder.security.crypto import KeyRingError
+    from solder.store import migrate, rotation
+    from solder.store.db import make_engine
+
+    settings = Settings()
+    if settings.secret_key is None and not settings.key_file.exists():
+        # key_ring() would make a fresh key here, under which nothing stored decrypts.
+        raise click.UsageError(
+            f"no key ring: SOLDER_SECRET_KEY is unset and {settings.key_file} does not exist"
+        )
+    try:
+        ring = key_ring(settings)
+    except KeyRingError as exc:
+        raise click.ClickException(exc.message) from exc
+    click.echo(f"current key {ring.current_id}; keys in the ring: {len(ring.keys)}")
+
+    def progress(report: rotation.TableRotation) -> None:
+        click.echo(f"{report.table}: {report.reencrypted} re-encrypted so far", err=True)
+
+    engine = make_engine(settings.database_url)
+    try:
+        migrate.upgrade(engine)
+        reports = rotation.rotate(engine, ring, batch_size=batch_size, after_batch=progress)
+    finally:
+        engine.dispose()
+    for report in reports:
+        click.echo(
+            f"{report.table}: {report.reencrypted} re-encrypted, {report.current} already "
+            f"current, {len(report.undecryptable)} undecryptable, {report.changed} changed "
+            "by another writer meanwhile"
+        )
+        for bad in report.undecryptable:
+            click.echo(f"{report.table} {bad.row}: not decryptable: {bad.reason}", err=True)
+    if any(report.changed for report in reports):
+        click.echo("rows changed meanwhile were left as they are: run this again", err=True)
+    if any(report.undecryptable for report in reports):
+        click.echo(
+            "some secrets are under no key of the ring: keep the old keys until they are "
+            "found or those rows are deleted",
+            err=True,
+        )
+        sys.exit(1)
 
 
 @main.command()

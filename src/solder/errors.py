@@ -5,7 +5,9 @@ Every error Solder raises on purpose derives from :class:`SolderError` and carri
 
     SolderError
     ├── BadInput              the caller sent something wrong: 400/422, names the field
-    │   └── MalformedBody     the body is not JSON at all: 400
+    │   ├── MalformedBody     the body is not JSON at all: 400
+    │   └── NotAllowed        a well-formed value this call refuses (a method, a path
+    │                         outside an app's API, a header Solder sets itself): 400
     ├── Unauthorized          no key, or a key we do not know: 401
     ├── Forbidden             a key that may not do this: 403
     ├── NotFound              unknown id (or one in the other environment): 404
@@ -44,6 +46,11 @@ class MalformedBody(BadInput):
     status = 400
 
 
+class NotAllowed(BadInput):
+    code = "not_allowed"
+    status = 400
+
+
 class Unauthorized(SolderError):
     code = "unauthorized"
     status = 401
@@ -78,6 +85,13 @@ class RetryableError(StepError):
     ) -> None:
         super().__init__(message, field=field)
         self.retry_after = retry_after
+
+
+class RateLimited(RetryableError):
+    """The app asked (429) not to be called for a while: the run waits, however many attempts
+    it made (only the poison bound on claims ends it)."""
+
+    code = "rate_limited"
 
 
 class ReconnectNeeded(StepError):

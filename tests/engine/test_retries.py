@@ -173,3 +173,15 @@ def test_a_retried_run_does_not_repeat_blocks_that_finished(
     assert [r["attempts"] for r in run["results"]] == [1, 1, 3]
     assert len(received(second_receiver)) == 1
     assert [r["status"] for r in received(receiver_url)] == [503, 503, 200]
+
+
+def test_too_many_requests_never_uses_up_the_attempts(
+    api: httpx2.Client, receiver_url: str, tmp_path: Path
+) -> None:
+    fail_next(receiver_url, 429, MAX_ATTEMPTS + 1, retry_after=0.05)
+    run = run_one(api, tmp_path, stream(receiver_url))
+
+    assert run["status"] == "succeeded", run  # a 503 this many times would have failed it
+    assert run["results"][1]["attempts"] == MAX_ATTEMPTS + 2
+    statuses = [r["status"] for r in received(receiver_url)]
+    assert statuses == [429] * (MAX_ATTEMPTS + 1) + [200]

@@ -20,6 +20,7 @@ from solder.api import (
     metadata,
     oauth,
     ops,
+    passthrough,
     running,
     users,
     workflows,
@@ -57,7 +58,7 @@ def create_app(services: Services, *, workers: bool = True) -> FastAPI:
     ops.install(app, pool)
     errors.install(app)
     routers = (users, workflows, headless, running, manage, hooks, executions, metadata, oauth)
-    for module in routers:
+    for module in (*routers, passthrough):
         app.include_router(module.router)
 
     @app.get("/health", tags=["meta"])

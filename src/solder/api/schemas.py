@@ -112,3 +112,14 @@ class RunWorkflow(Body):
     workflow_id: str | None = Field(default=None, alias="workflowId")
     workflow_name: str | None = Field(default=None, alias="workflowName")
     data: dict[str, Any] = Field(default_factory=dict)
+
+
+class PassthroughRequest(Body):
+    """``POST /passthrough``; ``body``, ``query`` and ``extraHeaders`` are checked by
+    ``solder.apps.passthrough`` (each may also come as a string holding JSON, Alloy's form)."""
+
+    method: str = Field(min_length=1)
+    path: str = Field(min_length=1)
+    body: Any = None
+    query: Any = None
+    extra_headers: Any = Field(default=None, alias="extraHeaders")

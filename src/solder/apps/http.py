@@ -1,6 +1,7 @@
 """Outbound HTTP for connectors and blocks: one place maps a response to an error class.
 
-* network errors, timeouts, 5xx and 429 -> ``RetryableError`` (429's ``Retry-After`` is kept)
+* network errors, timeouts and 5xx -> ``RetryableError``
+* 429 -> ``RateLimited`` (a ``RetryableError`` keeping ``Retry-After``): the connection waits
 * 401 and 403 -> ``ReconnectNeeded`` (the user's credential was refused)
 * any other 4xx, and a URL that cannot be parsed -> ``FatalError`` carrying the reason
 """
@@ -13,7 +14,7 @@ from typing import Any
 
 import httpx2
 
-from solder.errors import FatalError, ReconnectNeeded, RetryableError
+from solder.errors import FatalError, RateLimited, ReconnectNeeded, RetryableError
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -45,7 +46,10 @@ def check(response: httpx2.Response, what: str) -> httpx2.Response:
     if status < 400:
         return response
     message = f"{what}: HTTP {status}: {_provider_message(response)}"
-    if status == 429 or status >= 500:
+    if status == 429:
+        wait = retry_after_seconds(response.headers.get("retry-after"))
+        raise RateLimited(message, retry_after=wait)
+    if status >= 500:
         raise RetryableError(
             message, retry_after=retry_after_seconds(response.headers.get("retry-after"))
         )
@@ -60,13 +64,17 @@ def send(client: httpx2.Client, method: str, url: str, what: str, **kwargs: Any)
 
 def fetch(request: Callable[[], httpx2.Response], url: str, what: str) -> httpx2.Response:
     """``request()``'s response, its failures mapped to the error classes above."""
+    return check(reach(request, url, what), what)
+
+
+def reach(request: Callable[[], httpx2.Response], url: str, what: str) -> httpx2.Response:
+    """``request()``'s response whatever its status; only failures to get one are mapped."""
     try:
-        response = request()
+        return request()
     except httpx2.InvalidURL as exc:
         raise FatalError(f"{what}: {url} is not a valid URL: {exc}", field="url") from exc
     except httpx2.TransportError as exc:
         raise RetryableError(f"{what}: {type(exc).__name__}: {exc}") from exc
-    return check(response, what)
 
 
 def json_body(response: httpx2.Response, what: str) -> Any:

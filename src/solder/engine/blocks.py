@@ -29,7 +29,7 @@ from solder.engine.definitions import (
     StopBlock,
     StreamDataBlock,
 )
-from solder.errors import FatalError, ReconnectNeeded
+from solder.errors import FatalError, RateLimited, ReconnectNeeded
 from solder.runtime.services import Services
 from solder.store.types import iso, utcnow
 
@@ -49,6 +49,8 @@ class BlockCall:
     credential: Callable[..., dict[str, Any]]
     """``credential(app, refresh=False)``: the user's credential for ``app``; ``refresh=True``
     gets a new OAuth2 access token first (the app refused the one it had)."""
+    pause: Callable[[str, float], None] | None = None
+    """``pause(app, seconds)``: the app answered 429; hold the connection's runs."""
 
 
 def run_block(call: BlockCall, inp: dict[str, Any]) -> Any:
@@ -110,15 +112,20 @@ def app_action(call: BlockCall, block: AppActionBlock, inp: dict[str, Any]) -> A
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise FatalError(f"inputs.{where}: {first['msg']}", field=where) from exc
-    ctx = call.services.app_context(app, call.credential(app.key))
     try:
+        ctx = call.services.app_context(app, call.credential(app.key))
+        try:
+            return action.run(ctx, model)
+        except ReconnectNeeded:
+            if not app.is_oauth:
+                raise
+        # a 401 on an OAuth2 token that looked fresh (revoked, expired early): one refresh
+        ctx = call.services.app_context(app, call.credential(app.key, refresh=True))
         return action.run(ctx, model)
-    except ReconnectNeeded:
-        if not app.is_oauth:
-            raise
-    # a 401 on an OAuth2 token that looked fresh (revoked, or expired early): one refresh, once
-    ctx = call.services.app_context(app, call.credential(app.key, refresh=True))
-    return action.run(ctx, model)
+    except RateLimited as exc:
+        if call.pause is not None and exc.retry_after is not None:
+            call.pause(app.key, exc.retry_after)  # the connection's other runs wait too
+        raise
 
 
 def sql_write(call: BlockCall, inp: dict[str, Any]) -> Any:

@@ -15,11 +15,14 @@ import base64
 import hashlib
 import hmac
 import secrets
+from datetime import timedelta
 from typing import Any
+
+from sqlalchemy import update
 
 from solder.apps import oauth
 from solder.apps.base import PollingTrigger, Subscription, WebhookTrigger
-from solder.engine import schedule
+from solder.engine import ratelimit, schedule
 from solder.engine.definitions import (
     AppEventTrigger,
     InstallationTrigger,
@@ -27,9 +30,10 @@ from solder.engine.definitions import (
     WorkflowDef,
     released,
 )
-from solder.errors import BadInput, ReconnectNeeded
+from solder.errors import BadInput, RateLimited, ReconnectNeeded
 from solder.runtime.services import Services
 from solder.store import catalog, installs, runs, triggers
+from solder.store.tables import credentials
 from solder.store.types import utcnow
 
 
@@ -42,13 +46,34 @@ def credential_for(
         for cid in install.credential_ids or []:
             row = installs.get_credential(conn, install.environment, install.user_id, cid)
             if row.app == app:
+                paused = row.paused_until
+                if paused is not None and paused > utcnow():
+                    wait = (paused - utcnow()).total_seconds()
+                    raise RateLimited(
+                        f"{app}: the app asked not to be called before {paused.isoformat()}",
+                        retry_after=wait,
+                    )
                 found = services.apps.get(app)
                 if found is None:
                     return installs.credential_data(services.ring, row)
+                ratelimit.take_turn(services, found, row.id)
                 if refresh and found.is_oauth:
                     return oauth.refresh(services, found, row)
                 return oauth.usable(services, found, row)
     raise ReconnectNeeded(f"credentialIds: the user has no {app} credential on this installation")
+
+
+def pause_credential(services: Services, install: Any, app: str, seconds: float) -> None:
+    """After a 429: no run calls ``app`` with this installation's credential for ``seconds``
+    (every worker reads the pause from the credential's row; other connections go on)."""
+    until = utcnow() + timedelta(seconds=seconds)
+    with services.engine.begin() as conn:
+        for cid in install.credential_ids or []:
+            row = installs.get_credential(conn, install.environment, install.user_id, cid)
+            if row.app == app and (row.paused_until is None or row.paused_until < until):
+                conn.execute(
+                    update(credentials).where(credentials.c.id == cid).values(paused_until=until)
+                )
 
 
 def definition(services: Services, version_id: str) -> WorkflowDef:

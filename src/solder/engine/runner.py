@@ -48,8 +48,8 @@ from solder.engine.definitions import (
     StopBlock,
     released,
 )
-from solder.engine.lifecycle import credential_for
-from solder.errors import FatalError, RetryableError, SolderError, StepError
+from solder.engine.lifecycle import credential_for, pause_credential
+from solder.errors import FatalError, RateLimited, RetryableError, SolderError, StepError
 from solder.runtime.metrics import BlockOutcome, DeliveryKind
 from solder.runtime.services import Services
 from solder.store import runs
@@ -69,6 +69,10 @@ DELIVERIES: dict[str, DeliveryKind] = {
 MAX_DOUBLINGS = 64
 """Past this many doublings the delay is ``backoff_max`` for any sane settings; capping the
 exponent keeps ``2 ** n`` a float when ``engine.max_attempts`` is in the thousands."""
+
+
+RATE_LIMIT_WAIT_MAX = 3600.0
+"""The longest a run waits on one 429's ``Retry-After``."""
 
 
 def backoff(services: Services, attempt: int, retry_after: float | None) -> float:
@@ -389,6 +393,7 @@ class RunExecution:
             credential=lambda app, refresh=False: credential_for(
                 self.services, self.install, app, refresh=refresh
             ),
+            pause=lambda app, seconds: pause_credential(self.services, self.install, app, seconds),
         )
         return run_block(call, inp)
 
@@ -468,9 +473,15 @@ class RunExecution:
         retryable = isinstance(exc, RetryableError) or not isinstance(exc, StepError)
         extra = {"run_id": self.run_id, "block": block.key, "attempt": attempt,
                  "install_id": self.install.id}  # fmt: skip
-        if retryable and attempt < cfg.max_attempts:
+        # A 429: the run waits as long as the app said, whatever its attempts (the poison
+        # bound on claims, engine.max_claims, still ends it)
+        limited = isinstance(exc, RateLimited)
+        if limited or (retryable and attempt < cfg.max_attempts):
             retry_after = exc.retry_after if isinstance(exc, RetryableError) else None
-            delay = backoff(self.services, attempt, retry_after)
+            if isinstance(exc, RateLimited):
+                delay = min(retry_after or backoff(self.services, 1, None), RATE_LIMIT_WAIT_MAX)
+            else:
+                delay = backoff(self.services, attempt, retry_after)
             at = utcnow() + timedelta(seconds=delay)
             self._commit(
                 partial(record, status="retrying", error=message),
@@ -478,7 +489,8 @@ class RunExecution:
                         attempt=attempt),
                 renew=False,
             )  # fmt: skip
-            log.warning("block failed, retrying in %.2fs: %s", delay, message, extra=extra)
+            why = "rate limited, waiting" if limited else "block failed, retrying in"
+            log.warning("%s %.2fs: %s", why, delay, message, extra=extra)
             return "queued"
         error = {"message": message, "block": block.name or block.key, "blockId": block.id}
         self._commit(

@@ -81,6 +81,8 @@ class KeyRing:
     def decrypt(self, kid: str, blob: bytes, aad: str) -> bytes:
         for key in self.keys:
             if key_id(key) == kid:
+                if len(blob) < 12:  # no whole nonce: AESGCM would raise ValueError
+                    raise KeyRingError("stored secret failed its integrity check")
                 try:
                     return AESGCM(key).decrypt(blob[:12], blob[12:], aad.encode())
                 except InvalidTag as exc:

@@ -37,11 +37,16 @@ def environment_of(conn: Connection, key: str) -> str | None:
     return None if row is None else str(row.environment)
 
 
+def secret_aad(name: str) -> str:
+    """The associated data a server secret's ciphertext is bound to (its row)."""
+    return f"server_secrets:{name}"
+
+
 def get_or_create_secret(
     conn: Connection, ring: KeyRing, name: str, make: Callable[[], bytes]
 ) -> bytes:
     """Read a named server secret, storing a new one from ``make()`` when there is none yet."""
-    aad = f"server_secrets:{name}"
+    aad = secret_aad(name)
     query = select(server_secrets).where(server_secrets.c.name == name)
     row = conn.execute(query).first()
     if row is None:

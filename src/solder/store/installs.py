@@ -52,13 +52,19 @@ def list_credentials(conn: Connection, env: str, user_id: str) -> list[Any]:
 
 
 def get_credential(conn: Connection, env: str, user_id: str, credential_id: str) -> Any:
-    row = conn.execute(
-        select(credentials).where(
-            credentials.c.environment == env,
-            credentials.c.user_id == user_id,
-            credentials.c.id == credential_id,
-        )
-    ).first()
+    return find_credential(conn, env, credential_id, user_id)
+
+
+def find_credential(
+    conn: Connection, env: str, credential_id: str, user_id: str | None = None
+) -> Any:
+    """A credential of the environment (of ``user_id`` too when given), else ``NotFound``."""
+    q = select(credentials).where(
+        credentials.c.environment == env, credentials.c.id == credential_id
+    )
+    if user_id is not None:
+        q = q.where(credentials.c.user_id == user_id)
+    row = conn.execute(q).first()
     if row is None:
         raise NotFound(f"credentialId: no credential {credential_id!r}", field="credentialId")
     return row

@@ -141,6 +141,8 @@ credentials = Table(
     Column("expires_at", UTCDateTime(), nullable=True),  # an OAuth2 access token's expiry
     Column("refresh_until", UTCDateTime(), nullable=True),  # one refresher's lease
     Column("status", String(32), nullable=False, server_default="connected"),
+    Column("paused_until", UTCDateTime(), nullable=True),  # the app said 429 until then
+    Column("rate_tat", UTCDateTime(), nullable=True),  # the next call's slot in the app's rate
     Index(None, "user_id"),
 )
 

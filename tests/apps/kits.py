@@ -1,0 +1,160 @@
+"""What the conformance suite needs to exercise one app against its sandbox.
+
+A kit starts the app's sandbox (wrapped by ``sandbox.faults`` so any status can be forced),
+gives a credential the sandbox accepts and one it refuses, and the input of every action
+(made ready in the sandbox first, e.g. an order to update). Every built-in app must have one:
+``test_conformance.py`` fails for an app without.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx2
+
+from solder.sandbox import bigcommerce, hubspot, oauth2, stripe
+from solder.sandbox.faults import Render, with_faults
+from tests.servers import run_asgi
+
+STORE_HASH, STORE_TOKEN = "kitstore", "kit-store-token"
+
+
+@dataclass
+class Sandbox:
+    url: str
+    good: dict[str, Any]
+    """A credential the sandbox accepts."""
+    bad: dict[str, Any]
+    """The same credential with its secret wrong: the app answers 401."""
+    inputs: dict[str, dict[str, Any]]
+    """Each action's input, by action key."""
+
+    def fault(self, status: int, headers: dict[str, str] | None = None) -> None:
+        """The next call to the app answers ``status`` (with ``headers``)."""
+        body = {"status": status, "count": 1, "headers": headers or {}}
+        answer = httpx2.post(f"{self.url}/_sandbox/faults", json=body)
+        assert answer.status_code == 200, answer.text
+
+
+@dataclass(frozen=True)
+class Kit:
+    app: str
+    start: Callable[[], contextlib.AbstractContextManager[Sandbox]]
+
+
+def _served(app: Any, render: Render) -> contextlib.AbstractContextManager[str]:
+    return run_asgi(with_faults(app, render))
+
+
+ORDER = {
+    "customer_id": 0,
+    "status_id": 1,
+    "billing_address": {"first_name": "Ada", "last_name": "Lovelace", "street_1": "1 Sq",
+                        "city": "London", "zip": "SW1Y", "country": "United Kingdom",
+                        "country_iso2": "GB", "email": "ada@example.com"},
+    "products": [{"name": "Anvil", "quantity": 1, "price_inc_tax": 10, "price_ex_tax": 9}],
+}  # fmt: skip
+
+
+@contextlib.contextmanager
+def _bigcommerce() -> Iterator[Sandbox]:
+    app = bigcommerce.create_app(STORE_HASH, STORE_TOKEN, retry_backoff=0.05)
+    with _served(app, lambda status: [{"status": status, "message": "forced"}]) as url:
+        made = httpx2.post(
+            f"{url}/stores/{STORE_HASH}/v2/orders",
+            json=ORDER,
+            headers={"X-Auth-Token": STORE_TOKEN},
+        )
+        assert made.status_code == 201, made.text
+        yield Sandbox(
+            url=url,
+            good={"storeHash": STORE_HASH, "accessToken": STORE_TOKEN},
+            bad={"storeHash": STORE_HASH, "accessToken": "not-the-token"},
+            inputs={"update_order_status": {"orderId": made.json()["id"], "status": "Shipped"}},
+        )
+
+
+@contextlib.contextmanager
+def _oauth2_sandbox() -> Iterator[Sandbox]:
+    client = oauth2.Client("kit", "kit-secret", ("http://127.0.0.1:9/cb",))
+    app = oauth2.create_app([client], require_pkce=True)
+    render = lambda status: {"error": "server_error", "error_description": "forced"}  # noqa: E731
+    with _served(app, render) as url:
+        token = httpx2.post(
+            f"{url}/token",
+            data={"grant_type": "client_credentials", "scope": "profile items:read"},
+            auth=("kit", "kit-secret"),
+        )
+        assert token.status_code == 200, token.text
+        yield Sandbox(
+            url=url,
+            good={"accessToken": token.json()["access_token"]},
+            bad={"accessToken": "not-a-token"},
+            inputs={"get_item": {"item": "2"}},
+        )
+
+
+STRIPE_KEY = "sk_test_51KitKeyForConformance0000"
+
+
+@contextlib.contextmanager
+def _stripe() -> Iterator[Sandbox]:
+    app = stripe.create_app(STRIPE_KEY, webhook_retries=0)
+    render = lambda status: {"error": {"type": "api_error", "message": "forced"}}  # noqa: E731
+    with _served(app, render) as url:
+        auth = {"Authorization": f"Bearer {STRIPE_KEY}"}
+        customer = httpx2.post(f"{url}/v1/customers", data={"email": "kit@example.com"},
+                               headers=auth).json()  # fmt: skip
+        invoice = httpx2.post(f"{url}/v1/invoices", data={"customer": customer["id"]},
+                              headers=auth).json()  # fmt: skip
+        yield Sandbox(
+            url=url,
+            good={"secretKey": STRIPE_KEY},
+            bad={"secretKey": "sk_test_51NotTheKey0000"},
+            inputs={
+                "create_customer": {"email": "new@example.com", "idempotencyKey": "kit-1"},
+                "update_customer": {"customerId": customer["id"], "name": "Kit"},
+                "find_customer": {"email": "kit@example.com"},
+                "create_invoice": {"customer": customer["id"]},
+                "add_invoice_item": {"customer": customer["id"], "invoice": invoice["id"],
+                                     "amount": 500},
+                "finalize_invoice": {"invoice": invoice["id"]},
+            },
+        )  # fmt: skip
+
+
+HUBSPOT_TOKEN = "pat-na1-kit"
+
+
+@contextlib.contextmanager
+def _hubspot() -> Iterator[Sandbox]:
+    app = hubspot.create_app("kit", "kit-secret", private_app_token=HUBSPOT_TOKEN)
+    render = lambda status: {"status": "error", "message": "forced", "category": "FORCED"}  # noqa: E731
+    with _served(app, render) as url:
+        made = httpx2.post(
+            f"{url}/crm/v3/objects/contacts",
+            json={"properties": {"email": "kit@example.com"}},
+            headers={"Authorization": f"Bearer {HUBSPOT_TOKEN}"},
+        )
+        assert made.status_code == 201, made.text
+        yield Sandbox(
+            url=url,
+            good={"accessToken": HUBSPOT_TOKEN},
+            bad={"accessToken": "not-a-token"},
+            inputs={
+                "create_contact": {"email": "new@example.com", "firstname": "Kit"},
+                "update_contact": {"contact": made.json()["id"], "company": "Acme"},
+                "create_deal": {"dealname": "Kit deal", "amount": 10},
+            },
+        )
+
+
+KITS: dict[str, Kit] = {k.app: k for k in (
+    Kit("bigcommerce", _bigcommerce),
+    Kit("oauth2_sandbox", _oauth2_sandbox),
+    Kit("stripe", _stripe),
+    Kit("hubspot", _hubspot),
+)}  # fmt: skip

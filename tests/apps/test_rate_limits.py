@@ -1,0 +1,151 @@
+"""A 429 from an app holds that connection's calls until its Retry-After, in every worker,
+and only that connection's: another user's calls to the same app go on."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import httpx2
+import pytest
+from sqlalchemy import select
+
+from solder.apps.registry import APPS, BUILT_IN
+from solder.engine import blocks, lifecycle
+from solder.engine.blocks import BlockCall
+from solder.errors import RateLimited
+from solder.runtime.services import Services
+from solder.store import installs, users
+from solder.store.tables import credentials
+from solder.store.types import utcnow
+from tests.apps.kits import KITS, Sandbox
+
+BLOCK = SimpleNamespace(app="bigcommerce", action="update_order_status")
+
+
+@pytest.fixture
+def store(services: Services) -> Iterator[Sandbox]:
+    with KITS["bigcommerce"].start() as sandbox:
+        services.settings.app_base_urls["bigcommerce"] = sandbox.url
+        yield sandbox
+
+
+def connection(services: Services, store: Sandbox, name: str) -> BlockCall:
+    """A user with a BigCommerce credential, and the block call an action of theirs makes."""
+    with services.engine.begin() as conn:
+        user_id = users.create(conn, "development", name, None)
+        cid = installs.add_credential(
+            conn, services.ring, "development", user_id, "bigcommerce", store.good
+        )
+    install = SimpleNamespace(environment="development", user_id=user_id, credential_ids=[cid])
+    return BlockCall(
+        services=services, block=BLOCK, run_id="r", step_id="s", workflow_id="w",  # type: ignore[arg-type]
+        user_id=user_id, install=install, payload={},
+        credential=lambda app, refresh=False: lifecycle.credential_for(
+            services, install, app, refresh=refresh
+        ),
+        pause=lambda app, seconds: lifecycle.pause_credential(services, install, app, seconds),
+    )  # fmt: skip
+
+
+def act(call: BlockCall, store: Sandbox) -> Any:
+    return blocks.app_action(call, BLOCK, store.inputs["update_order_status"])  # type: ignore[arg-type]
+
+
+def queued_faults(store: Sandbox) -> int:
+    return len(httpx2.get(f"{store.url}/_sandbox/faults").json()["queued"])
+
+
+def test_a_429_holds_that_connection_and_no_other(services: Services, store: Sandbox) -> None:
+    gregg, ada = connection(services, store, "gregg"), connection(services, store, "ada")
+    assert act(gregg, store)["status"] == "Shipped"
+
+    store.fault(429, {"Retry-After": "30"})
+    with pytest.raises(RateLimited) as info:
+        act(gregg, store)
+    assert info.value.retry_after == 30.0
+    (cid,) = gregg.install.credential_ids
+    with services.engine.connect() as conn:
+        paused = conn.execute(
+            select(credentials.c.paused_until).where(credentials.c.id == cid)
+        ).scalar_one()
+    assert utcnow() + timedelta(seconds=25) < paused <= utcnow() + timedelta(seconds=30)
+
+    # held without calling the app: a fault queued for the next call stays queued
+    store.fault(503)
+    with pytest.raises(RateLimited, match="asked not to be called before") as held:
+        act(gregg, store)
+    assert 25 < (held.value.retry_after or 0) <= 30
+    assert queued_faults(store) == 1
+
+    httpx2.delete(f"{store.url}/_sandbox/faults")
+    assert act(ada, store)["status"] == "Shipped"  # another connection is not held
+
+
+def limited_app(per_second: float, burst: int = 1) -> Any:
+    """BigCommerce as if it declared a rate of ``per_second`` calls per connection."""
+    (connector,) = [c for c in BUILT_IN if c.key == "bigcommerce"]
+    facts = {**connector.provider, "rate_limit": {"per_second": per_second, "burst": burst}}
+    return dataclasses.replace(APPS["bigcommerce"], provider=facts)
+
+
+def test_calls_of_one_connection_are_spaced_to_the_declared_rate_across_threads(
+    services: Services, store: Sandbox
+) -> None:
+    services.apps["bigcommerce"] = limited_app(per_second=20)
+    gregg, ada = connection(services, store, "gregg"), connection(services, store, "ada")
+    times: list[float] = []
+    lock = threading.Lock()
+
+    def call_many() -> None:
+        for _ in range(5):
+            gregg.credential("bigcommerce")
+            with lock:
+                times.append(time.monotonic())
+
+    start = time.monotonic()
+    threads = [threading.Thread(target=call_many) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(times) == 20
+    # 20 turns at 20/s: the first at once, each next one interval (50 ms) later
+    assert times[-1] - start >= 19 * 0.05 - 0.02
+    gaps = [b - a for a, b in zip(sorted(times), sorted(times)[1:], strict=False)]
+    assert sum(gaps) / len(gaps) >= 0.045
+
+    # another user's connection to the same app does not wait behind it
+    began = time.monotonic()
+    ada.credential("bigcommerce")
+    assert time.monotonic() - began < 0.04
+
+
+def test_a_turn_too_far_away_is_not_waited_for_in_the_worker(
+    services: Services, store: Sandbox
+) -> None:
+    services.apps["bigcommerce"] = limited_app(per_second=0.2)  # one call every 5 s
+    gregg = connection(services, store, "gregg")
+    gregg.credential("bigcommerce")
+    began = time.monotonic()
+    with pytest.raises(RateLimited, match=r"over the app's rate of 0.2/s") as info:
+        gregg.credential("bigcommerce")
+    assert time.monotonic() - began < 1.0
+    assert 4.0 < (info.value.retry_after or 0) <= 5.0
+
+
+def test_a_burst_is_allowed_at_once(services: Services, store: Sandbox) -> None:
+    services.apps["bigcommerce"] = limited_app(per_second=1, burst=4)
+    gregg = connection(services, store, "gregg")
+    began = time.monotonic()
+    for _ in range(4):
+        gregg.credential("bigcommerce")
+    assert time.monotonic() - began < 0.5
+    began = time.monotonic()
+    gregg.credential("bigcommerce")  # the fifth waits for the next slot, a second on
+    assert 0.8 < time.monotonic() - began < 1.5
