@@ -4,7 +4,9 @@ trigger through a running server (subscribe, verify each callback, unsubscribe).
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +23,7 @@ from solder.config import Settings
 from solder.engine import reconcile
 from solder.errors import FatalError, ReconnectNeeded, RetryableError
 from solder.sandbox import stripe
+from solder.security.crypto import KeyRing
 from solder.store.tables import workflow_installs
 from tests.blockflow import Flow
 from tests.conftest import Server
@@ -339,3 +342,15 @@ def test_a_wrong_key_is_refused_when_the_user_connects(
     body["credential"]["data"]["secretKey"] = KEY  # type: ignore[index]
     assert ok(api.post("/headless/credentials", json=body))["credentialId"]
     assert KEY not in str(ok(api.get(f"/users/{user_id}/credentials")))
+
+
+def test_a_sealed_secret_the_ring_cannot_open_refuses_the_callback(
+    server: Server, flow: Flow, box: tuple[str, stripe.Account]
+) -> None:
+    (endpoint,) = box[1].endpoints.values()
+    server.services.ring = KeyRing.parse(base64.b64encode(os.urandom(32)).decode())
+    body = json.dumps({"id": "evt_1", "type": "customer.created", "data": {"object": {}}})
+    signed = stripe.signature_header(endpoint["secret"], int(time.time()), body.encode())
+    refused = httpx2.post(endpoint["url"], content=body, headers={"Stripe-Signature": signed})
+    assert refused.status_code == 401, refused.text  # not a 500
+    assert flow.runs() == []
