@@ -12,70 +12,25 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx2
 import pytest
-from pydantic import SecretStr
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from solder.apps import oauth
 from solder.apps import slack as slack_app
-from solder.config import OAuthClientSettings
 from solder.errors import ReconnectNeeded
 from solder.sandbox import slack
-from solder.store import installs
 from solder.store.tables import credentials
 from solder.store.types import utcnow
-from tests.blockflow import Flow, outputs
+from tests import slackflow
+from tests.blockflow import outputs
 from tests.conftest import Server
 from tests.flows import ok
-from tests.servers import run_asgi
-
-CLIENT_ID = "4242.4343"
-CLIENT_SECRET = "slack-client-secret-5e2b"
+from tests.slackflow import CLIENT_ID, CLIENT_SECRET, connected, consent, installed, row, stored
 
 
 @pytest.fixture
 def workspace(server: Server) -> Iterator[slack.Workspace]:
-    """The Slack sandbox, and Solder configured with the ISV's Slack app pointing at it."""
-    app = slack.create_app(
-        "xoxb-unused", "signing-secret", client_id=CLIENT_ID, client_secret=CLIENT_SECRET
-    )
-    with run_asgi(app) as url:
-        server.services.settings.oauth_clients["slack"] = OAuthClientSettings(
-            client_id=CLIENT_ID,
-            client_secret=SecretStr(CLIENT_SECRET),
-            authorize_url=f"{url}/oauth/v2/authorize",
-            token_url=f"{url}/api/oauth.v2.access",
-        )
-        server.services.settings.app_base_urls["slack"] = url
-        yield app.state.slack
-
-
-def consent(api: httpx2.Client, user_id: str) -> tuple[str, str]:
-    """The consent URL, and where Slack's consent page sends the browser back to."""
-    url = ok(api.get("/headless/oauthUrl", params={"app": "slack", "userId": user_id}))["data"][
-        "oauthUrl"
-    ]
-    page = httpx2.get(url)
-    assert page.status_code == 302, page.text
-    return url, page.headers["location"]
-
-
-def connected(api: httpx2.Client, username: str = "gregg") -> tuple[str, str]:
-    """A new user with a Slack credential: (user id, credential id)."""
-    user_id = ok(api.post("/users", json={"username": username}))["userId"]
-    _, back = consent(api, user_id)
-    page = httpx2.get(back)
-    assert page.status_code == 200, page.text
-    (listed,) = ok(api.get(f"/users/{user_id}/credentials"))["data"]
-    return user_id, listed["credentialId"]
-
-
-def _row(server: Server, cid: str) -> Any:
-    with server.services.engine.connect() as conn:
-        return conn.execute(select(credentials).where(credentials.c.id == cid)).one()
-
-
-def stored(server: Server, cid: str) -> dict[str, Any]:
-    return installs.credential_data(server.services.ring, _row(server, cid))
+    with slackflow.workspace(server) as ws:
+        yield ws
 
 
 def test_connecting_asks_for_bot_scopes_and_keeps_the_team(
@@ -85,7 +40,7 @@ def test_connecting_asks_for_bot_scopes_and_keeps_the_team(
     url, back = consent(api, user_id)
     query = parse_qs(urlsplit(url).query)
     assert url.startswith(f"{server.services.settings.app_base_urls['slack']}/oauth/v2/authorize?")
-    assert query["scope"] == ["chat:write,channels:read,groups:read"]
+    assert query["scope"] == ["chat:write,channels:read,groups:read,channels:history"]
     assert query["client_id"] == [CLIENT_ID]
     assert query["redirect_uri"] == [f"{server.url}/oauth/callback"]
     assert "code_challenge" not in query
@@ -100,7 +55,7 @@ def test_connecting_asks_for_bot_scopes_and_keeps_the_team(
     assert data["teamId"] == "T0SANDBOX"
     assert data["botUserId"] == "U0SANDBOXBOT"
     assert data["accessToken"].startswith("xoxb-")
-    assert data["scope"] == "chat:write,channels:read,groups:read"
+    assert data["scope"] == "chat:write,channels:read,groups:read,channels:history"
     assert data["expiresAt"] is None  # no rotation: the bot token lasts until revoked
     # the token works, and shows nowhere
     assert workspace.bots.lookup(data["accessToken"]) is not None
@@ -159,27 +114,6 @@ def test_a_refused_token_fails_the_dropdown_asking_to_reconnect(
     assert stored(server, cid)["accessToken"] not in resp.text
 
 
-def _installed(api: httpx2.Client, tmp_path: Path, blocks: list[dict[str, Any]],
-               answers: dict[str, Any]) -> Flow:  # fmt: skip
-    """Release a workflow of ``blocks`` and install it for a user connected to Slack."""
-    flow = Flow(api, tmp_path, blocks)
-    flow.release()
-    flow.user_id, cid = connected(api)
-    found = ok(api.get("/integrations", params={"userId": flow.user_id}))["data"][0]
-    body = {"userId": flow.user_id, "integrationId": found["integrationId"],
-            "credentialIds": [cid]}  # fmt: skip
-    started = ok(api.post("/headless/startInstallation", json=body))
-    data = [
-        {"workflowId": b["workflowId"], "blockId": b["blockId"],
-         "fields": [{"name": f["name"], "value": answers[f["name"]]} for f in b["fields"]]}
-        for b in started["data"]
-    ]  # fmt: skip
-    done = {"installationId": started["installationId"], "data": data}
-    ok(api.post("/headless/completeInstallation", json=done))
-    flow.workflow_id = found["workflows"][0]["workflowId"]
-    return flow
-
-
 SAY = {
     "key": "say",
     "type": "appAction",
@@ -193,7 +127,7 @@ SAY = {
 def test_an_installed_workflow_posts_a_message(
     api: httpx2.Client, tmp_path: Path, workspace: slack.Workspace
 ) -> None:
-    flow = _installed(api, tmp_path, [SAY], {"channel": "C0GENERAL"})
+    flow = installed(api, tmp_path, [SAY], {"channel": "C0GENERAL"})
     run = flow.run({"id": 100})
     assert run["status"] == "succeeded", run["error"]
     (posted,) = workspace.messages["C0GENERAL"]
@@ -205,7 +139,7 @@ def test_an_installed_workflow_posts_a_message(
 def test_a_channel_the_bot_is_not_in_fails_the_run_naming_the_field(
     api: httpx2.Client, tmp_path: Path, workspace: slack.Workspace
 ) -> None:
-    flow = _installed(api, tmp_path, [SAY], {"channel": "C0RANDOM"})
+    flow = installed(api, tmp_path, [SAY], {"channel": "C0RANDOM"})
     run = flow.run({"id": 101})
     assert run["status"] == "failed"
     assert "channel: slack chat.postMessage: not_in_channel" in run["error"]["message"]
@@ -215,13 +149,13 @@ def test_a_channel_the_bot_is_not_in_fails_the_run_naming_the_field(
 def test_a_revoked_token_fails_the_run_and_asks_for_reconnection(
     server: Server, api: httpx2.Client, tmp_path: Path, workspace: slack.Workspace
 ) -> None:
-    flow = _installed(api, tmp_path, [SAY], {"channel": "C0GENERAL"})
+    flow = installed(api, tmp_path, [SAY], {"channel": "C0GENERAL"})
     workspace.bots.revoke()  # the workspace removed the app
     run = flow.run({"id": 102})
     assert run["status"] == "failed"
     assert workspace.messages["C0GENERAL"] == []
     (listed,) = ok(api.get(f"/users/{flow.user_id}/credentials"))["data"]
-    assert _row(server, listed["credentialId"]).status == "needs_reconnect"
+    assert row(server, listed["credentialId"]).status == "needs_reconnect"
 
 
 def test_rotated_tokens_are_refreshed_and_a_refused_refresh_asks_for_reconnection(
@@ -241,7 +175,7 @@ def test_rotated_tokens_are_refreshed_and_a_refused_refresh_asks_for_reconnectio
                 .where(credentials.c.id == cid)
                 .values(expires_at=utcnow() + timedelta(minutes=1))
             )
-        return _row(server, cid)
+        return row(server, cid)
 
     fresh = oauth.usable(server.services, app, expiring())
     assert fresh["accessToken"] != first["accessToken"]
@@ -252,4 +186,4 @@ def test_rotated_tokens_are_refreshed_and_a_refused_refresh_asks_for_reconnectio
     workspace.bots.revoke()
     with pytest.raises(ReconnectNeeded, match="invalid_refresh_token"):
         oauth.usable(server.services, app, expiring())
-    assert _row(server, cid).status == "needs_reconnect"
+    assert row(server, cid).status == "needs_reconnect"

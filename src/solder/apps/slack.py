@@ -12,17 +12,23 @@ Every Web API method goes through :func:`call`. Slack answers HTTP 200 with
     invalid_blocks, msg_too_long, ...
     anything else                                FatalError
 
-The credential keeps the workspace's ``teamId`` from the token answer, so an event that
-Slack sends for a workspace finds the users connected to it.
+The credential keeps the workspace's ``teamId`` from the token answer. Slack posts every
+event of the ISV's Slack app to one request URL (``/hooks/slack/events``, see
+``solder.api.slack_events``), signed with the app's signing secret (:func:`signature_problem`);
+an installed workflow triggered by a Slack event keeps its workspace's team id in its state
+(``subscribe``), which is how an event finds the workflows it starts.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from solder.apps.base import AppContext
+from solder.apps.base import AppContext, Subscription, WebhookTrigger
 from solder.apps.http import json_body, retry_after_seconds, send
 from solder.apps.sdk import Connector, OAuth2, Option
 from solder.errors import FatalError, ReconnectNeeded, RetryableError, StepError
@@ -47,6 +53,8 @@ FIELD_OF = {
     "invalid_cursor": "cursor",
 }
 """Errors caused by one input of the action, by the input field they name."""
+SIGNATURE_TOLERANCE = 300.0
+"""Seconds a signed request stays good: an older one may be a replay."""
 PAGE_SIZE = 200  # Slack's advice for conversations.list: at most 200 a page
 
 
@@ -109,7 +117,8 @@ connector = Connector(
     auth=OAuth2(
         authorize_url="https://slack.com/oauth/v2/authorize",
         token_url="https://slack.com/api/oauth.v2.access",  # noqa: S106 - a URL
-        scopes=("chat:write", "channels:read", "groups:read"),
+        # channels:history: the message events of public channels the bot is in
+        scopes=("chat:write", "channels:read", "groups:read", "channels:history"),
         scope_separator=",",
         pkce=False,  # a confidential client; Slack's PKCE is for apps without a secret
         client_auth="basic",  # Slack asks for HTTP basic auth rather than form fields
@@ -240,3 +249,70 @@ def _get_channel(ctx: AppContext, inp: ChannelInput) -> Channel:
     if not isinstance(channel, dict):
         raise FatalError("slack conversations.info: the answer has no channel")
     return Channel.model_validate(channel)
+
+
+# ---- events ------------------------------------------------------------------------------------
+
+
+def signature_problem(
+    secret: str, headers: Mapping[str, str], body: bytes, now: float
+) -> str | None:
+    """Why a request is not one Slack signed with ``secret`` in the last five minutes, or
+    ``None`` when it is: ``X-Slack-Signature: v0=hex(HMAC-SHA256(secret, "v0:{ts}:{body}"))``
+    with ``ts`` the ``X-Slack-Request-Timestamp``. ``headers`` has lower-case names."""
+    timestamp = headers.get("x-slack-request-timestamp", "")
+    if not timestamp.isdigit():
+        return "X-Slack-Request-Timestamp: missing"
+    if abs(now - int(timestamp)) > SIGNATURE_TOLERANCE:
+        return "X-Slack-Request-Timestamp: more than five minutes away"
+    base = f"v0:{timestamp}:".encode() + body
+    expected = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, headers.get("x-slack-signature", "")):
+        return "X-Slack-Signature: missing or wrong"
+    return None
+
+
+def _remember_team(ctx: AppContext, sub: Subscription) -> dict[str, Any]:
+    """Nothing to subscribe at Slack (the Slack app's request URL gets every event); keep the
+    workspace, so its events find this installed workflow."""
+    team = ctx.credential.get("teamId")
+    if not team:
+        raise ReconnectNeeded("slack credential has no teamId: connect Slack again")
+    return {"teamId": str(team)}
+
+
+def _nothing_to_drop(ctx: AppContext, state: Mapping[str, Any]) -> None:
+    return None
+
+
+def _event(payload: Mapping[str, Any]) -> Mapping[str, Any]:
+    event = payload.get("event")
+    return event if isinstance(event, Mapping) else {}
+
+
+def _a_person_posted(payload: Mapping[str, Any]) -> bool:
+    """A new message from a person: no subtype (edits, joins, bot posts have one), no bot."""
+    event = _event(payload)
+    return event.get("type") == "message" and not event.get("subtype") and not event.get("bot_id")
+
+
+def _message_output(ctx: AppContext, payload: Mapping[str, Any]) -> dict[str, Any]:
+    event = _event(payload)
+    return {
+        **{k: event.get(k) for k in ("channel", "user", "text", "ts", "thread_ts", "channel_type")},
+        "team_id": payload.get("team_id"),
+        "event_id": payload.get("event_id"),
+    }
+
+
+message_posted = WebhookTrigger(
+    key="message_posted",
+    name="New message in a channel",
+    subscribe=_remember_team,
+    unsubscribe=_nothing_to_drop,
+    secret_header="X-Slack-Signature",  # noqa: S106 - a header name
+    event_id=lambda p: str(p["event_id"]) if p.get("event_id") else None,
+    matches=_a_person_posted,
+    enrich=_message_output,
+)
+connector.trigger(message_posted)
