@@ -16,14 +16,14 @@ from sqlalchemy import update
 
 from solder.apps import oauth
 from solder.apps import slack as slack_app
-from solder.errors import ReconnectNeeded
+from solder.errors import FatalError, ReconnectNeeded
 from solder.sandbox import slack
 from solder.store.tables import credentials
 from solder.store.types import utcnow
 from tests import slackflow
 from tests.blockflow import outputs
 from tests.conftest import Server
-from tests.flows import ok
+from tests.flows import ok, wait_until
 from tests.slackflow import CLIENT_ID, CLIENT_SECRET, connected, consent, installed, row, stored
 
 
@@ -187,3 +187,40 @@ def test_rotated_tokens_are_refreshed_and_a_refused_refresh_asks_for_reconnectio
     with pytest.raises(ReconnectNeeded, match="invalid_refresh_token"):
         oauth.usable(server.services, app, expiring())
     assert row(server, cid).status == "needs_reconnect"
+
+
+def test_a_rate_limited_post_is_retried_and_posts_once(
+    api: httpx2.Client, tmp_path: Path, workspace: slack.Workspace
+) -> None:
+    flow = installed(api, tmp_path, [SAY], {"channel": "C0GENERAL"})
+    workspace.retry_after = 1
+    workspace.rate_limited = True
+    flow.fire({"id": 103})
+
+    def retrying() -> dict[str, Any] | None:
+        results = [r for run in flow.runs() for r in run["results"] if r["blockName"] == "say"]
+        return next((r for r in results if r["status"] == "retrying"), None)
+
+    met = wait_until("the post meets the rate limit", retrying, 10)
+    assert met["error"] == "slack chat.postMessage: HTTP 429: ratelimited"
+    assert workspace.messages["C0GENERAL"] == []
+    workspace.rate_limited = False
+    (run,) = flow.finished(1)
+    assert run["status"] == "succeeded", run["error"]
+    (say,) = [r for r in run["results"] if r["blockName"] == "say"]
+    assert say["attempts"] >= 2  # 2 unless a slow poll here let another attempt meet the 429
+    assert [m["text"] for m in workspace.messages["C0GENERAL"]] == ["Order 103 shipped"]
+
+
+def test_get_channel_reads_the_channel_with_the_users_token(
+    server: Server, api: httpx2.Client, workspace: slack.Workspace
+) -> None:
+    _, cid = connected(api)
+    app = server.services.apps["slack"]
+    ctx = server.services.app_context(app, stored(server, cid))
+    action = app.actions["get_channel"]
+    got = action.run(ctx, action.input_model.model_validate({"channel": "G0PRIVATE"}))
+    assert (got["id"], got["name"], got["is_private"]) == ("G0PRIVATE", "secret-plans", True)
+    with pytest.raises(FatalError) as caught:
+        action.run(ctx, action.input_model.model_validate({"channel": "C0NOPE"}))
+    assert caught.value.field == "channel"
