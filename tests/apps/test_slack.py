@@ -13,7 +13,7 @@ import pytest
 from solder.apps import oauth, slack
 from solder.apps.base import AppContext
 from solder.apps.sdk import OAuth2
-from solder.errors import FatalError, ReconnectNeeded, RetryableError, StepError
+from solder.errors import FatalError, RateLimited, ReconnectNeeded, RetryableError, StepError
 
 TOKEN = "xoxb-1-secret-token"
 
@@ -59,9 +59,13 @@ def test_a_refused_input_is_fatal_and_names_its_field(error: str, field: str | N
 
 def test_rate_limits_are_retried_after_slacks_delay() -> None:
     ctx = answering(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "30"})
-    with pytest.raises(RetryableError) as caught:
+    with pytest.raises(RateLimited) as caught:
         slack.call(ctx, "conversations.list")
     assert caught.value.retry_after == 30.0
+    ctx = answering(200, {"ok": False, "error": "ratelimited"}, {"Retry-After": "5"})
+    with pytest.raises(RateLimited) as caught:
+        slack.call(ctx, "conversations.list")
+    assert caught.value.retry_after == 5.0
     ctx = answering(200, {"ok": False, "error": "internal_error"})
     with pytest.raises(RetryableError):
         slack.call(ctx, "conversations.list")

@@ -6,7 +6,7 @@ Every Web API method goes through :func:`call`. Slack answers HTTP 200 with
 
     invalid_auth, not_authed, token_revoked,     ReconnectNeeded (the user connects again;
     token_expired, account_inactive              an OAuth app gets one refresh first)
-    ratelimited (HTTP 429, Retry-After)          RetryableError(retry_after=...)
+    ratelimited (HTTP 429, Retry-After)          RateLimited(retry_after=...): the run waits
     internal_error, service_unavailable, ...     RetryableError
     channel_not_found, not_in_channel, no_text,  FatalError naming the input field
     invalid_blocks, msg_too_long, ...
@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from solder.apps.base import AppContext, Subscription, WebhookTrigger
 from solder.apps.http import json_body, retry_after_seconds, send
 from solder.apps.sdk import Connector, OAuth2, Option
-from solder.errors import FatalError, ReconnectNeeded, RetryableError, StepError
+from solder.errors import FatalError, RateLimited, ReconnectNeeded, RetryableError, StepError
 
 RECONNECT = frozenset(
     {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
@@ -71,6 +71,8 @@ def refused(method: str, body: dict[str, Any], retry_after: float | None = None)
     message = f"slack {method}: {error}"
     if error in RECONNECT:
         return ReconnectNeeded(message)
+    if error == "ratelimited":  # Slack says it with a 429, which solder.apps.http maps first
+        return RateLimited(message, retry_after=retry_after)
     if error in TRY_AGAIN:
         return RetryableError(message, retry_after=retry_after)
     if error == "missing_scope":
