@@ -33,7 +33,7 @@ def test_apps_lists_every_app_with_its_triggers_and_actions(
     server: Server, api: httpx2.Client
 ) -> None:
     data = ok(api.get("/metadata/apps"))["data"]
-    assert [a["app"] for a in data] == list(server.services.apps) == ["bigcommerce"]
+    assert [a["app"] for a in data] == list(server.services.apps) == ["bigcommerce", "slack"]
     (bigcommerce,) = [a for a in data if a["app"] == "bigcommerce"]
     assert bigcommerce == {
         "app": "bigcommerce",

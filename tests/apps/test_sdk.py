@@ -182,7 +182,7 @@ def test_an_app_shipped_by_another_package_is_found_through_its_entry_point(
     installed_package: Path,
 ) -> None:
     apps: dict[str, Any] = registry.load_apps()
-    assert set(apps) == {"bigcommerce", "oauth2_sandbox", "acme_crm"}
+    assert set(apps) == {c.key for c in registry.BUILT_IN} | {"acme_crm"}
     acme = apps["acme_crm"]
     assert acme.version == "0.3.1"
     assert [f.name for f in acme.credential_fields] == ["username", "password"]

@@ -19,12 +19,16 @@ from collections.abc import Iterable, Mapping
 from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
 
-from solder.apps import bigcommerce, oauth2_sandbox
+from solder.apps import bigcommerce, oauth2_sandbox, slack
 from solder.apps.base import App
 from solder.apps.sdk import Connector, DeclarationError
 
 GROUP = "solder.apps"
-BUILT_IN: tuple[Connector, ...] = (bigcommerce.connector, oauth2_sandbox.connector)
+BUILT_IN: tuple[Connector, ...] = (
+    bigcommerce.connector,
+    oauth2_sandbox.connector,
+    slack.connector,
+)
 SANDBOX_ONLY = frozenset({"oauth2_sandbox"})
 """Apps a server offers only when their OAuth client is configured (test providers)."""
 
