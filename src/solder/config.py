@@ -111,6 +111,11 @@ class Settings(BaseSettings):
         '{"slack": {"client_id": "...", "client_secret": "..."}}; an app with OAuth2 auth '
         "can be connected only when its client is set",
     )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None,
+        description="the signing secret of the ISV's Slack app (Basic Information in Slack's app "
+        "settings): checks the events Slack posts to /hooks/slack/events; unset, that URL is 404",
+    )
     sql_connections: dict[str, SecretStr] = Field(
         default_factory=dict,
         description="databases SQL blocks may write to, by name: "

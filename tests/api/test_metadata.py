@@ -36,7 +36,7 @@ def test_apps_lists_every_app_with_its_triggers_and_actions(
     assert (
         [a["app"] for a in data]
         == list(server.services.apps)
-        == ["bigcommerce", "stripe", "hubspot"]
+        == ["bigcommerce", "slack", "stripe", "hubspot"]
     )
     (bigcommerce,) = [a for a in data if a["app"] == "bigcommerce"]
     assert bigcommerce == {

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx2
 
-from solder.sandbox import bigcommerce, hubspot, oauth2, stripe
+from solder.sandbox import bigcommerce, hubspot, oauth2, slack, stripe
 from solder.sandbox.faults import Render, with_faults
 from tests.servers import run_asgi
 
@@ -152,9 +152,26 @@ def _hubspot() -> Iterator[Sandbox]:
         )
 
 
+@contextlib.contextmanager
+def _slack() -> Iterator[Sandbox]:
+    app = slack.create_app("xoxb-kit-token", "kit-signing-secret")
+    render = lambda status: {"ok": False, "error": "forced"}  # noqa: E731
+    with _served(app, render) as url:
+        yield Sandbox(
+            url=url,
+            good={"accessToken": "xoxb-kit-token", "teamId": "T0SANDBOX"},
+            bad={"accessToken": "xoxb-not-the-token", "teamId": "T0SANDBOX"},
+            inputs={
+                "post_message": {"channel": "C0GENERAL", "text": "conformance"},
+                "get_channel": {"channel": "C0GENERAL"},
+            },
+        )
+
+
 KITS: dict[str, Kit] = {k.app: k for k in (
     Kit("bigcommerce", _bigcommerce),
     Kit("oauth2_sandbox", _oauth2_sandbox),
+    Kit("slack", _slack),
     Kit("stripe", _stripe),
     Kit("hubspot", _hubspot),
 )}  # fmt: skip

@@ -22,6 +22,7 @@ from solder.api import (
     ops,
     passthrough,
     running,
+    slack_events,
     users,
     workflows,
 )
@@ -57,6 +58,8 @@ def create_app(services: Services, *, workers: bool = True) -> FastAPI:
     app.state.services = services
     ops.install(app, pool)
     errors.install(app)
+    # slack_events' fixed /hooks/slack/events before hooks' /hooks/{app_key}/{install_id}
+    app.include_router(slack_events.router)
     routers = (users, workflows, headless, running, manage, hooks, executions, metadata, oauth)
     for module in (*routers, passthrough):
         app.include_router(module.router)

@@ -39,7 +39,14 @@ from solder.apps import http
 from solder.apps.base import App
 from solder.apps.sdk import OAuth2
 from solder.config import OAuthClientSettings
-from solder.errors import BadInput, FatalError, NotFound, ReconnectNeeded, RetryableError
+from solder.errors import (
+    BadInput,
+    FatalError,
+    NotFound,
+    ReconnectNeeded,
+    RetryableError,
+    StepError,
+)
 from solder.runtime.services import Services
 from solder.security.crypto import KeyRingError
 from solder.store import installs, outbox, triggers
@@ -116,6 +123,47 @@ def open_state(services: Services, state: str) -> dict[str, Any]:
     return facts
 
 
+SLACK_GRANT_REFUSED = frozenset(
+    {"invalid_grant", "invalid_code", "code_already_used", "code_expired",
+     "invalid_refresh_token", "token_revoked", "token_expired"}
+)  # fmt: skip
+"""``ok: false`` errors of a token endpoint that mean what RFC 6749's ``invalid_grant`` does."""
+SLACK_TRY_AGAIN = frozenset({"ratelimited", "internal_error", "service_unavailable",
+                             "request_timeout"})  # fmt: skip
+
+
+def _refusal(
+    response: httpx2.Response, what: str, refused_codes: tuple[str, ...] = ("invalid_grant",)
+) -> StepError | None:
+    """The error a token endpoint's refusal means, or ``None`` when it did not refuse.
+
+    Two shapes: RFC 6749 5.2's 400 (or 401) ``{"error", "error_description"}``, and Slack's
+    HTTP 200 ``{"ok": false, "error"}``. A refused grant (the code or refresh token is no
+    good) is ``ReconnectNeeded``; any other refusal is ``FatalError``. ``refused_codes``: the
+    app's codes for a refused grant (``OAuth2.refused_grant_errors``), read from ``error`` or,
+    as HubSpot puts it, ``status``.
+    """
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    body = body if isinstance(body, dict) else {}
+    if response.status_code in (400, 401):
+        error = str(body.get("error") or body.get("status") or "")
+        grant_refused = error in refused_codes
+    elif response.status_code == 200 and body.get("ok") is False:
+        error = str(body.get("error", "")) or "ok: false"
+        if error in SLACK_TRY_AGAIN:
+            return RetryableError(f"{what}: {error}")
+        grant_refused = error in SLACK_GRANT_REFUSED
+    else:
+        return None
+    detail = str(body.get("error_description") or body.get("message") or "")
+    message = f"{what}: {error or f'HTTP {response.status_code}'}"
+    message += f": {detail}" if detail else ""
+    return ReconnectNeeded(message) if grant_refused else FatalError(message)
+
+
 def _token_request(services: Services, app: App, form: dict[str, str]) -> dict[str, Any]:
     auth = _oauth(app)
     client = client_of(services, app)
@@ -132,29 +180,22 @@ def _token_request(services: Services, app: App, form: dict[str, str]) -> dict[s
         response = services.egress.post(url, data=form, headers=headers)
     except httpx2.TransportError as exc:
         raise RetryableError(f"{what}: {type(exc).__name__}: {exc}") from exc
-    if response.status_code in (400, 401):  # RFC 6749 5.2: {"error", "error_description"}
-        try:
-            body = response.json()
-        except ValueError:
-            body = {}
-        body = body if isinstance(body, dict) else {}
-        error = str(body.get("error") or body.get("status") or "")
-        detail = str(body.get("error_description") or body.get("message") or "")
-        message = f"{what}: {error or f'HTTP {response.status_code}'}"
-        message += f": {detail}" if detail else ""
-        if error in auth.refused_grant_errors:
-            raise ReconnectNeeded(message)
-        raise FatalError(message)
+    refused = _refusal(response, what, auth.refused_grant_errors)
+    if refused is not None:
+        raise refused
     tokens = http.json_body(http.check(response, what), what)
     if not isinstance(tokens, dict) or not tokens.get("access_token"):
         raise FatalError(f"{what}: the answer has no access_token")
     return tokens
 
 
-def _credential(tokens: dict[str, Any], previous: dict[str, Any] | None = None) -> dict[str, Any]:
-    """What is stored: the tokens, a refresh token kept when the provider sends no new one."""
+def _credential(
+    tokens: dict[str, Any], previous: dict[str, Any] | None = None, auth: OAuth2 | None = None
+) -> dict[str, Any]:
+    """What is stored: the tokens, a refresh token kept when the provider sends no new one,
+    and the facts the app keeps (``OAuth2.keep``), the previous ones when the answer has none."""
     expires = tokens.get("expires_in")
-    data = {
+    data: dict[str, Any] = {
         "accessToken": str(tokens["access_token"]),
         "tokenType": str(tokens.get("token_type", "bearer")),
         "scope": str(tokens.get("scope", "")),
@@ -167,6 +208,14 @@ def _credential(tokens: dict[str, Any], previous: dict[str, Any] | None = None) 
     refresh = tokens.get("refresh_token") or (previous or {}).get("refreshToken")
     if refresh:
         data["refreshToken"] = str(refresh)
+    for name, path in (auth.keep if auth is not None else {}).items():
+        found: Any = tokens
+        for part in path.split("."):
+            found = found.get(part) if isinstance(found, dict) else None
+        if found is None:
+            found = (previous or {}).get(name)
+        if isinstance(found, str | int | float | bool):
+            data[name] = found
     return data
 
 
@@ -188,7 +237,7 @@ def connect(services: Services, state: str, code: str) -> tuple[str, str]:
             "redirect_uri": redirect_uri(services)}  # fmt: skip
     if _oauth(app).pkce:
         form["code_verifier"] = str(facts["v"])
-    data = _credential(_token_request(services, app, form))
+    data = _credential(_token_request(services, app, form), auth=_oauth(app))
     env, user_id = str(facts["e"]), str(facts["u"])
     with services.engine.begin() as conn:
         lapsed = conn.execute(
@@ -302,7 +351,7 @@ def _refresh_now(services: Services, app: App, cid: str, data: dict[str, Any]) -
     except Exception:
         _mark(services, cid, None)  # give the lease back; the old token stays
         raise
-    fresh = _credential(tokens, data)
+    fresh = _credential(tokens, data, auth)
     with services.engine.begin() as conn:
         _store(conn, services, cid, fresh)
     return fresh

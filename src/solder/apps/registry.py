@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
 
-from solder.apps import bigcommerce, hubspot, oauth2_sandbox, stripe
+from solder.apps import bigcommerce, hubspot, oauth2_sandbox, slack, stripe
 from solder.apps.base import App
 from solder.apps.sdk import Connector, DeclarationError
 
@@ -27,6 +27,7 @@ GROUP = "solder.apps"
 BUILT_IN: tuple[Connector, ...] = (
     bigcommerce.connector,
     oauth2_sandbox.connector,
+    slack.connector,
     stripe.connector,
     hubspot.connector,
 )

@@ -46,6 +46,8 @@ from solder.apps.base import (
     WebhookTrigger,
 )
 
+TOKEN_KEYS = frozenset({"accessToken", "tokenType", "scope", "expiresAt", "refreshToken"})
+"""What ``solder.apps.oauth`` stores of every token answer."""
 KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 
@@ -151,6 +153,9 @@ class OAuth2:
     refused_grant_errors: tuple[str, ...] = ("invalid_grant",)
     """Token-endpoint error codes (``error``, or ``status`` as HubSpot puts it) that mean the
     grant is gone and the user must connect again."""
+    keep: Mapping[str, str] = field(default_factory=dict)
+    """Facts of the token answer kept in the credential, by dotted path: ``{"teamId":
+    "team.id"}`` stores Slack's workspace id next to the tokens."""
     kind: Literal["oauth2"] = "oauth2"
 
     @property
@@ -316,6 +321,8 @@ def _auth_problems(auth: Any) -> list[str]:
             out.append("pkce: the client credentials grant has no authorization step")
         if not all(isinstance(s, str) and s and " " not in s for s in auth.scopes):
             out.append("scopes: each scope is a non-empty string without spaces")
+        for name in set(auth.keep) & TOKEN_KEYS:
+            out.append(f"keep.{name}: the tokens are stored under this name")
         return out
     if isinstance(auth, ApiKeyAuth):
         out = []

@@ -39,9 +39,7 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("paused_until", solder.store.types.UTCDateTime(), nullable=True)
         )
-        batch_op.add_column(
-            sa.Column("rate_tat", solder.store.types.UTCDateTime(), nullable=True)
-        )
+        batch_op.add_column(sa.Column("rate_tat", solder.store.types.UTCDateTime(), nullable=True))
 
 
 def downgrade() -> None:
