@@ -24,6 +24,7 @@ from solder.engine import reconcile
 from solder.errors import FatalError, ReconnectNeeded, RetryableError
 from solder.sandbox import stripe
 from solder.security.crypto import KeyRing
+from solder.store import rotation
 from solder.store.tables import workflow_installs
 from tests.blockflow import Flow
 from tests.conftest import Server
@@ -354,3 +355,28 @@ def test_a_sealed_secret_the_ring_cannot_open_refuses_the_callback(
     refused = httpx2.post(endpoint["url"], content=body, headers={"Stripe-Signature": signed})
     assert refused.status_code == 401, refused.text  # not a 500
     assert flow.runs() == []
+
+
+def test_rotating_the_key_reseals_the_signing_secret_and_callbacks_still_verify(
+    server: Server, flow: Flow, box: tuple[str, stripe.Account], receiver_url: str
+) -> None:
+    (endpoint,) = box[1].endpoints.values()
+    new = KeyRing((os.urandom(32),))
+    both = KeyRing(new.keys + server.services.ring.keys)
+    reports = {r.table: r for r in rotation.rotate(server.services.engine, both)}
+    hooks = reports[rotation.HOOK_STATES]
+    assert (hooks.reencrypted, hooks.current, hooks.undecryptable) == (1, 0, [])
+    assert reports["credentials"].reencrypted == 1
+    again = {r.table: r for r in rotation.rotate(server.services.engine, both)}
+    assert (again[rotation.HOOK_STATES].reencrypted, again[rotation.HOOK_STATES].current) == (0, 1)
+
+    server.services.ring = new  # the old key is gone: only the rotated secrets can be read
+    with server.services.engine.connect() as conn:
+        (state,) = conn.execute(select(workflow_installs.c.state)).scalars().all()
+    assert state["sealed"]["kid"] == new.current_id
+    assert state["hookId"] == endpoint["id"]
+    customer = {"id": "cus_rot", "email": "r@example.com"}
+    body = json.dumps({"id": "evt_rot", "type": "customer.created", "data": {"object": customer}})
+    signed = stripe.signature_header(endpoint["secret"], int(time.time()), body.encode())
+    taken = httpx2.post(endpoint["url"], content=body, headers={"Stripe-Signature": signed})
+    assert taken.status_code < 300, taken.text

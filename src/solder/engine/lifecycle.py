@@ -106,7 +106,7 @@ def seal(services: Services, install_id: str, state: dict[str, Any]) -> dict[str
     signing secret) encrypted under the key ring, bound to the installed copy."""
     if not isinstance(state.get("sealed"), dict):
         return state
-    kid, blob = services.ring.encrypt_json(state["sealed"], f"hook-state:{install_id}")
+    kid, blob = services.ring.encrypt_json(state["sealed"], installs.hook_state_aad(install_id))
     return {**state, "sealed": {"kid": kid, "blob": base64.b64encode(blob).decode()}}
 
 
@@ -116,7 +116,7 @@ def unsealed(services: Services, install_id: str, state: dict[str, Any]) -> dict
     if not isinstance(sealed, dict) or "blob" not in sealed:
         return state
     raw = base64.b64decode(sealed["blob"])
-    opened = services.ring.decrypt_json(sealed["kid"], raw, f"hook-state:{install_id}")
+    opened = services.ring.decrypt_json(sealed["kid"], raw, installs.hook_state_aad(install_id))
     return {**state, "sealed": opened}
 
 

@@ -14,6 +14,11 @@ from solder.store.types import new_id, utcnow
 # ---- credentials -------------------------------------------------------------------------
 
 
+def hook_state_aad(install_id: str) -> str:
+    """What an installed copy's sealed webhook secrets (``state.sealed``) are bound to."""
+    return f"hook-state:{install_id}"
+
+
 def credential_aad(credential_id: str) -> str:
     """What a credential's ciphertext is bound to: its own row."""
     return f"credentials:{credential_id}"

@@ -14,6 +14,10 @@ and takes only the rows whose ``key_id`` is not the current key's. For each row:
 * when no key of the ring decrypts it (unknown key id, failed integrity check) it is reported
   by its identity and reason, never by content, and the walk goes on past it.
 
+Installed copies keep the secrets an app gave at subscription (Stripe's endpoint signing
+secret) sealed inside their JSON ``state`` (``{"sealed": {"kid", "blob"}}``): they are
+rotated the same way, a row at a time under the same kind of guard (the state's text as read).
+
 Interrupted anywhere, a rotation loses at most its open batch, whose rows still carry their old
 key (which is still in the ring): running it again finishes the work, and once every row is
 under the current key a run re-encrypts nothing.
@@ -21,17 +25,20 @@ under the current key a run re-encrypts nothing.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Column, Connection, Engine, Table, func, select, update
+from sqlalchemy import Column, Connection, Engine, Table, Text, cast, func, select, update
 
 from solder.security.crypto import KeyRing, KeyRingError
 from solder.store.accounts import secret_aad
 from solder.store.db import reader
-from solder.store.installs import credential_aad
-from solder.store.tables import credentials, server_secrets
+from solder.store.installs import credential_aad, hook_state_aad
+from solder.store.tables import credentials, server_secrets, workflow_installs
 
 BATCH_SIZE = 200
 
@@ -82,7 +89,8 @@ def rotate(
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
-    return [_rotate_table(engine, ring, sealed, batch_size, after_batch) for sealed in SEALED]
+    reports = [_rotate_table(engine, ring, sealed, batch_size, after_batch) for sealed in SEALED]
+    return [*reports, _rotate_hook_states(engine, ring, batch_size, after_batch)]
 
 
 def _rotate_table(
@@ -139,6 +147,66 @@ def _rotate_row(
             table.c.ciphertext == old_blob,
         )
         .values(key_id=kid, ciphertext=blob)
+    )
+    if result.rowcount == 1:
+        report.reencrypted += 1
+    else:
+        report.changed += 1
+
+
+HOOK_STATES = "workflow_installs.state"
+
+
+def _rotate_hook_states(
+    engine: Engine,
+    ring: KeyRing,
+    batch_size: int,
+    after_batch: Callable[[TableRotation], None] | None,
+) -> TableRotation:
+    """The sealed secrets inside installed copies' states, walked in batches by id."""
+    report = TableRotation(HOOK_STATES)
+    text = cast(workflow_installs.c.state, Text)
+    last: str | None = None
+    while True:
+        query = select(workflow_installs.c.id, text)
+        if last is not None:
+            query = query.where(workflow_installs.c.id > last)
+        with engine.begin() as conn:
+            rows = conn.execute(query.order_by(workflow_installs.c.id).limit(batch_size)).all()
+            for ident, raw in rows:
+                _rotate_hook_state(conn, ring, str(ident), raw, report)
+        if not rows:
+            return report
+        last = rows[-1][0]
+        if after_batch is not None:
+            after_batch(report)
+        if len(rows) < batch_size:
+            return report
+
+
+def _rotate_hook_state(
+    conn: Connection, ring: KeyRing, ident: str, raw: str, report: TableRotation
+) -> None:
+    state = json.loads(raw) if raw else {}
+    sealed = state.get("sealed") if isinstance(state, dict) else None
+    if not isinstance(sealed, dict) or "blob" not in sealed:
+        return  # nothing sealed in this copy's state
+    if sealed.get("kid") == ring.current_id:
+        report.current += 1
+        return
+    try:
+        blob = base64.b64decode(str(sealed["blob"]), validate=True)
+        plaintext = ring.decrypt(str(sealed.get("kid")), blob, hook_state_aad(ident))
+    except (KeyRingError, binascii.Error, ValueError) as exc:
+        reason = exc.message if isinstance(exc, KeyRingError) else "the sealed blob is not base64"
+        report.undecryptable.append(Undecryptable(ident, reason))
+        return
+    kid, new_blob = ring.encrypt(plaintext, hook_state_aad(ident))
+    resealed = {**state, "sealed": {"kid": kid, "blob": base64.b64encode(new_blob).decode()}}
+    result = conn.execute(
+        update(workflow_installs)
+        .where(workflow_installs.c.id == ident, cast(workflow_installs.c.state, Text) == raw)
+        .values(state=resealed)
     )
     if result.rowcount == 1:
         report.reencrypted += 1
