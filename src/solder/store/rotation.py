@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Column, Connection, Engine, Table, Text, cast, func, select, update
+from sqlalchemy import Column, Connection, Engine, Select, Table, Text, cast, func, select, update
 
 from solder.security.crypto import KeyRing, KeyRingError
 from solder.store.accounts import secret_aad
@@ -105,18 +105,33 @@ def _rotate_table(
     with reader(engine).connect() as conn:
         count = select(func.count()).select_from(table).where(table.c.key_id == current)
         report.current = conn.execute(count).scalar_one()
-    # Keyset pagination: rows left under an old key (undecryptable or changed) are passed over.
+    query = select(identity, table.c.key_id, table.c.ciphertext).where(table.c.key_id != current)
+    return _walk(
+        engine, query, identity, lambda conn, row: _rotate_row(conn, ring, sealed, row, report),
+        report, batch_size, after_batch,
+    )  # fmt: skip
+
+
+def _walk(
+    engine: Engine,
+    query: Select[Any],
+    identity: Column[str],
+    handle: Callable[[Connection, Any], None],
+    report: TableRotation,
+    batch_size: int,
+    after_batch: Callable[[TableRotation], None] | None,
+) -> TableRotation:
+    """``handle`` every row of ``query`` in batches by ``identity``, a transaction each.
+
+    Keyset pagination: rows left as they were (undecryptable or changed) are passed over.
+    """
     last: str | None = None
     while True:
-        query = select(identity, table.c.key_id, table.c.ciphertext).where(
-            table.c.key_id != current
-        )
-        if last is not None:
-            query = query.where(identity > last)
+        page = query if last is None else query.where(identity > last)
         with engine.begin() as conn:
-            rows = conn.execute(query.order_by(identity).limit(batch_size)).all()
+            rows = conn.execute(page.order_by(identity).limit(batch_size)).all()
             for row in rows:
-                _rotate_row(conn, ring, sealed, row, report)
+                handle(conn, row)
         if not rows:
             return report
         last = rows[-1][0]
@@ -165,23 +180,12 @@ def _rotate_hook_states(
 ) -> TableRotation:
     """The sealed secrets inside installed copies' states, walked in batches by id."""
     report = TableRotation(HOOK_STATES)
-    text = cast(workflow_installs.c.state, Text)
-    last: str | None = None
-    while True:
-        query = select(workflow_installs.c.id, text)
-        if last is not None:
-            query = query.where(workflow_installs.c.id > last)
-        with engine.begin() as conn:
-            rows = conn.execute(query.order_by(workflow_installs.c.id).limit(batch_size)).all()
-            for ident, raw in rows:
-                _rotate_hook_state(conn, ring, str(ident), raw, report)
-        if not rows:
-            return report
-        last = rows[-1][0]
-        if after_batch is not None:
-            after_batch(report)
-        if len(rows) < batch_size:
-            return report
+    query = select(workflow_installs.c.id, cast(workflow_installs.c.state, Text))
+    return _walk(
+        engine, query, workflow_installs.c.id,
+        lambda conn, row: _rotate_hook_state(conn, ring, str(row[0]), row[1], report),
+        report, batch_size, after_batch,
+    )  # fmt: skip
 
 
 def _rotate_hook_state(
