@@ -19,18 +19,11 @@ from sqlalchemy import inspect
 
 from solder.client import install_headless
 from solder.sandbox.bigcommerce import StoreState
+from tests.apps.kits import ORDER
 from tests.conftest import STORE_HASH, Server
 from tests.flows import FULFILLMENT, NEW_ORDER, ok, push_quickstart, settled, workflow_ids
 
 CANARY = "cAnArY-7d1f0b2e9a-token"
-ORDER = {
-    "customer_id": 0,
-    "status_id": 1,
-    "billing_address": {"first_name": "Ada", "last_name": "Lovelace", "street_1": "1 Sq",
-                        "city": "London", "zip": "SW1Y", "country": "United Kingdom",
-                        "country_iso2": "GB", "email": "ada@example.com"},
-    "products": [{"name": "Anvil", "quantity": 1, "price_inc_tax": 10, "price_ex_tax": 9}],
-}  # fmt: skip
 
 
 def test_a_credentials_secret_never_shows_anywhere(

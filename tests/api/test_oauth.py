@@ -68,6 +68,14 @@ def connect(api: httpx2.Client, user_id: str) -> tuple[str, httpx2.Response]:
     return url, httpx2.get(consent.headers["location"])
 
 
+def connected(api: httpx2.Client, username: str) -> tuple[str, str]:
+    """A new user with the sandbox account connected: the user's and the credential's ids."""
+    user_id = ok(api.post("/users", json={"username": username}))["userId"]
+    connect(api, user_id)
+    (listed,) = ok(api.get(f"/users/{user_id}/credentials"))["data"]
+    return user_id, str(listed["credentialId"])
+
+
 def test_connecting_stores_the_tokens_as_the_users_credential(
     server: Server, api: httpx2.Client, provider: Provider
 ) -> None:
@@ -180,10 +188,7 @@ def _expiring(server: Server, cid: str) -> None:
 def test_a_token_about_to_expire_is_refreshed_once_by_one_of_many_threads(
     server: Server, api: httpx2.Client, provider: Provider
 ) -> None:
-    user_id = ok(api.post("/users", json={"username": "gregg"}))["userId"]
-    connect(api, user_id)
-    (listed,) = ok(api.get(f"/users/{user_id}/credentials"))["data"]
-    cid = listed["credentialId"]
+    _, cid = connected(api, "gregg")
     before = oauth.usable(server.services, APPS["oauth2_sandbox"], _row(server, cid))
     _expiring(server, cid)
     row = _row(server, cid)
@@ -218,10 +223,7 @@ def test_a_token_about_to_expire_is_refreshed_once_by_one_of_many_threads(
 def test_a_refused_refresh_asks_for_reconnection(
     server: Server, api: httpx2.Client, provider: Provider
 ) -> None:
-    user_id = ok(api.post("/users", json={"username": "gregg"}))["userId"]
-    connect(api, user_id)
-    (listed,) = ok(api.get(f"/users/{user_id}/credentials"))["data"]
-    cid = listed["credentialId"]
+    user_id, cid = connected(api, "gregg")
     provider.book.revoke()  # the user revoked Solder's access at the provider
     _expiring(server, cid)
     with pytest.raises(ReconnectNeeded, match="invalid_grant"):
@@ -270,12 +272,8 @@ def test_oauth_url_errors_name_the_field(api: httpx2.Client, provider: Provider)
 def test_a_token_the_app_refuses_is_refreshed_once_and_the_action_retried(
     server: Server, api: httpx2.Client, provider: Provider
 ) -> None:
-    user_id = ok(api.post("/users", json={"username": "gregg"}))["userId"]
-    connect(api, user_id)
-    (listed,) = ok(api.get(f"/users/{user_id}/credentials"))["data"]
-    install = SimpleNamespace(
-        environment="development", user_id=user_id, credential_ids=[listed["credentialId"]]
-    )
+    user_id, cid = connected(api, "gregg")
+    install = SimpleNamespace(environment="development", user_id=user_id, credential_ids=[cid])
     block = SimpleNamespace(app="oauth2_sandbox", action="get_item")
     call = BlockCall(
         services=server.services, block=block, run_id="r", step_id="s", workflow_id="w",  # type: ignore[arg-type]
