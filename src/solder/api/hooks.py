@@ -138,16 +138,8 @@ def _store(
         if not install.active or not trigger.matches(payload):
             return {"received": True, "ignored": True}
         event_id = trigger.event_id(payload)
-        _, created, duplicate = runs.add_event(
-            conn,
-            env=install.environment,
-            kind="app",
-            name=f"{app_key}:{event_key}",
-            payload=payload,
-            user_id=install.user_id,
-            workflow_install_id=install.id,
-            install_ids=[(install.id, install.workflow_id, install.user_id, install.version_id)],
-            dedupe_key=f"{app_key}:{install.id}:{event_id}" if event_id else None,
+        _, created, duplicate = runs.add_app_event(
+            conn, install, app_key, event_key, payload, event_id
         )
     if created:
         services.metrics.accepted("app_webhook")

@@ -66,18 +66,8 @@ def _start(services: Services, payload: dict[str, Any]) -> dict[str, Any]:
             trigger = app.triggers.get(event_key)
             if not isinstance(trigger, WebhookTrigger) or not trigger.matches(payload):
                 continue
-            _, created, seen = runs.add_event(
-                conn,
-                env=install.environment,
-                kind="app",
-                name=f"{app.key}:{event_key}",
-                payload=payload,
-                user_id=install.user_id,
-                workflow_install_id=install.id,
-                install_ids=[
-                    (install.id, install.workflow_id, install.user_id, install.version_id)
-                ],
-                dedupe_key=f"{app.key}:{install.id}:{event_id}" if event_id else None,
+            _, created, seen = runs.add_app_event(
+                conn, install, app.key, event_key, payload, event_id
             )
             started += created
             duplicate = duplicate or seen

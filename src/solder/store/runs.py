@@ -109,6 +109,29 @@ def add_event(
     return event_id, [str(r["id"]) for r in rows], False
 
 
+def add_app_event(
+    conn: Connection,
+    install: Any,
+    app_key: str,
+    event_key: str,
+    payload: Any,
+    event_id: str | None,
+) -> tuple[str, list[str], bool]:
+    """Store an app's event for one installed copy (``add_event``), deduplicated by the
+    provider's ``event_id`` per copy when the app gives one."""
+    return add_event(
+        conn,
+        env=install.environment,
+        kind="app",
+        name=f"{app_key}:{event_key}",
+        payload=payload,
+        user_id=install.user_id,
+        workflow_install_id=install.id,
+        install_ids=[(install.id, install.workflow_id, install.user_id, install.version_id)],
+        dedupe_key=f"{app_key}:{install.id}:{event_id}" if event_id else None,
+    )  # fmt: skip
+
+
 # ---- accepting an event --------------------------------------------------------------------
 
 _EVENT_BODY = Statement("SELECT body FROM custom_events WHERE environment = :env AND name = :name")
