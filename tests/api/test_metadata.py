@@ -36,7 +36,7 @@ def test_apps_lists_every_app_with_its_triggers_and_actions(
     assert (
         [a["app"] for a in data]
         == list(server.services.apps)
-        == ["bigcommerce", "slack", "stripe", "hubspot"]
+        == ["bigcommerce", "slack", "stripe", "hubspot", "shopify"]
     )
     (bigcommerce,) = [a for a in data if a["app"] == "bigcommerce"]
     assert bigcommerce == {

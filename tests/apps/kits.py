@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx2
 
-from solder.sandbox import bigcommerce, hubspot, oauth2, slack, stripe
+from solder.sandbox import bigcommerce, hubspot, oauth2, shopify, slack, stripe
 from solder.sandbox.faults import Render, with_faults
 from tests.servers import run_asgi
 
@@ -168,10 +168,41 @@ def _slack() -> Iterator[Sandbox]:
         )
 
 
+SHOP, SHOP_TOKEN = "kit.myshopify.com", "shpat_kit_token"
+
+
+@contextlib.contextmanager
+def _shopify() -> Iterator[Sandbox]:
+    app = shopify.create_app(SHOP, SHOP_TOKEN, "kit", "kit-secret", webhook_retries=0)
+    with _served(app, lambda status: {"errors": "forced"}) as url:
+        admin = httpx2.Client(base_url=f"{url}/admin/api/2025-07",
+                              headers={"X-Shopify-Access-Token": SHOP_TOKEN})  # fmt: skip
+        with admin:
+            order = admin.post("/orders.json", json={"order": {"email": "kit@example.com",
+                               "line_items": [{"title": "Anvil", "price": "10.00"}]}})  # fmt: skip
+            customer = admin.post("/customers.json", json={"customer": {"email": "k@example.com"}})
+            product = admin.post("/products.json", json={"product": {"title": "Anvil"}})
+        assert (order.status_code, customer.status_code, product.status_code) == (201, 201, 201)
+        yield Sandbox(
+            url=url,
+            good={"shop": SHOP, "accessToken": SHOP_TOKEN},
+            bad={"shop": SHOP, "accessToken": "shpat_not_the_token"},
+            inputs={
+                "list_orders": {"limit": 5},
+                "get_order": {"orderId": order.json()["order"]["id"]},
+                "create_customer": {"email": "new@example.com", "firstName": "Kit"},
+                "update_customer": {"customerId": customer.json()["customer"]["id"],
+                                    "note": "conformance"},
+                "list_products": {},
+            },
+        )  # fmt: skip
+
+
 KITS: dict[str, Kit] = {k.app: k for k in (
     Kit("bigcommerce", _bigcommerce),
     Kit("oauth2_sandbox", _oauth2_sandbox),
     Kit("slack", _slack),
     Kit("stripe", _stripe),
     Kit("hubspot", _hubspot),
+    Kit("shopify", _shopify),
 )}  # fmt: skip

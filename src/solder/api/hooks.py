@@ -2,7 +2,8 @@
 
 ``/hooks/{app}/{installId}`` is where apps deliver their webhooks. Each callback is checked
 (the secret header given when the hook was made, or the app's own signature over the raw
-body when its trigger has ``verify``), deduplicated by the app's event id, and
+body when its trigger has ``verify``, or with the ISV's OAuth client secret when it has
+``verify_app``), deduplicated by the app's event id (or delivery id header), and
 stored with its run before the answer goes back. Work on it (such as fetching the full order)
 happens in the run, where it is retried.
 
@@ -104,6 +105,14 @@ def _authentic(
     given the state with its sealed secrets opened), else the secret header given at
     subscription, compared by hash."""
     state = install.state or {}
+    if trigger.verify_app is not None:
+        client = services.settings.oauth_clients.get(install.trigger_key.split(":", 2)[1])
+        if client is None:
+            log.warning("no OAuth client secret to check a callback of %s", install.id)
+            return False
+        return bool(state) and trigger.verify_app(
+            headers, raw, client.client_secret.get_secret_value()
+        )
     if trigger.verify is not None:
         try:
             opened = unsealed(services, install.id, state)
@@ -135,9 +144,12 @@ def _store(
             raise NotFound("no such webhook")
         if not _authentic(services, trigger, headers, raw, install):
             raise Unauthorized(f"{trigger.secret_header}: missing or wrong")
-        if not install.active or not trigger.matches(payload):
+        of_event = trigger.header_matches is None or trigger.header_matches(headers)
+        if not install.active or not of_event or not trigger.matches(payload):
             return {"received": True, "ignored": True}
         event_id = trigger.event_id(payload)
+        if trigger.event_id_header is not None:
+            event_id = headers.get(trigger.event_id_header.lower()) or event_id
         _, created, duplicate = runs.add_app_event(
             conn, install, app_key, event_key, payload, event_id
         )

@@ -16,7 +16,7 @@ import logging
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from solder.api.auth import AnyCaller, ServicesDep, UserQuery, scoped_user
@@ -31,9 +31,12 @@ log = logging.getLogger("solder.api")
 def oauth_url(
     who: AnyCaller,
     services: ServicesDep,
+    request: Request,
     app: Annotated[str, Query()],
     user_ref: UserQuery = None,
 ) -> dict[str, Any]:
+    """An app whose OAuth URLs depend on the user's account (Shopify's shop) takes the values
+    of its ``OAuth2.fields`` as further query parameters: ``&shop=acme.myshopify.com``."""
     found = services.apps.get(app.lower())
     if found is None:
         raise NotFound(f"app: no app {app!r}", field="app")
@@ -41,7 +44,9 @@ def oauth_url(
         user_id = scoped_user(conn, who, user_ref)
     if user_id is None:
         raise BadInput("userId: required with an API key", field="userId")
-    return {"data": {"oauthUrl": oauth.authorization_url(services, found, who.env, user_id)}}
+    given = dict(request.query_params)
+    url = oauth.authorization_url(services, found, who.env, user_id, given)
+    return {"data": {"oauthUrl": url}}
 
 
 def _page(services: Any, title: str, text: str, message: dict[str, Any], status: int) -> Any:
@@ -64,6 +69,7 @@ if (window.opener) {{
 @router.get("/oauth/callback", include_in_schema=False)
 def callback(
     services: ServicesDep,
+    request: Request,
     state: Annotated[str | None, Query()] = None,
     code: Annotated[str | None, Query()] = None,
     error: Annotated[str | None, Query()] = None,
@@ -79,7 +85,8 @@ def callback(
             raise BadInput("state: missing", field="state")
         if not code:
             raise BadInput("code: missing", field="code")
-        credential_id, app = oauth.connect(services, state, code)
+        query = dict(request.query_params)
+        credential_id, app = oauth.connect(services, state, code, query)
     except SolderError as exc:
         log.info("oauth callback refused: %s", exc.message)
         return _page(services, "Not connected", exc.message, {"error": exc.message}, 400)

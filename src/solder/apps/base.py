@@ -22,6 +22,9 @@ class CredentialField:
     display_name: str
     description: str = ""
     secret: bool = False
+    pattern: str | None = None
+    """A regular expression the whole value must match; required of a field filled into an
+    OAuth URL (Shopify's shop domain), so the user cannot point Solder at another host."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,17 @@ class WebhookTrigger:
     replaces the check of ``secret_header`` against the secret given at subscription. Secrets
     ``subscribe`` returns under the state's ``sealed`` key are stored encrypted, and reach
     only ``verify``, opened."""
+    verify_app: Callable[[Mapping[str, str], bytes, str], bool] | None = None
+    """Checks a callback signed with the ISV's own OAuth client secret for the app (Shopify
+    signs every webhook with it, not with a secret per subscription), given its headers
+    (lower-cased names), its raw body and that secret; replaces the secret header check."""
+    event_id_header: str | None = None
+    """The header naming each delivery, the same on the app's retries (Shopify's
+    ``X-Shopify-Webhook-Id``): when set, callbacks are deduplicated by it rather than by
+    ``event_id(payload)``."""
+    header_matches: Callable[[Mapping[str, str]], bool] | None = None
+    """Whether a callback is this trigger's event, by its headers (Shopify names the topic
+    only in ``X-Shopify-Topic``); checked with ``matches``."""
 
 
 @dataclass(frozen=True)

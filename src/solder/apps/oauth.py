@@ -28,6 +28,7 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -37,7 +38,7 @@ from sqlalchemy import Connection, select, update
 
 from solder.apps import http
 from solder.apps.base import App
-from solder.apps.sdk import OAuth2
+from solder.apps.sdk import OAuth2, connect_values, fill_url
 from solder.config import OAuthClientSettings
 from solder.errors import (
     BadInput,
@@ -85,14 +86,22 @@ def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-def authorization_url(services: Services, app: App, env: str, user_id: str) -> str:
-    """The provider's consent page for this user; its answer comes back to ``callback``."""
+def authorization_url(
+    services: Services, app: App, env: str, user_id: str, given: Mapping[str, Any] | None = None
+) -> str:
+    """The provider's consent page for this user; its answer comes back to ``callback``.
+
+    ``given``: the values of the app's ``OAuth2.fields`` (Shopify's shop), checked, filled
+    into the URLs and sealed in the state for the callback.
+    """
     auth = _oauth(app)
     if auth.grant != "authorization_code":
         raise BadInput(f"app: {app.key} connects without a user's consent", field="app")
     client = client_of(services, app)
+    values = connect_values(auth, given or {})
     verifier = _b64(secrets.token_bytes(48))
-    sealed = {"e": env, "u": user_id, "a": app.key, "v": verifier, "x": time.time() + STATE_TTL}
+    sealed = {"e": env, "u": user_id, "a": app.key, "v": verifier, "x": time.time() + STATE_TTL,
+              "f": values}  # fmt: skip
     kid, blob = services.ring.encrypt_json(sealed, _STATE_AAD)
     params = {
         "response_type": "code",
@@ -106,7 +115,7 @@ def authorization_url(services: Services, app: App, env: str, user_id: str) -> s
     if auth.pkce:
         params["code_challenge"] = _b64(hashlib.sha256(verifier.encode()).digest())
         params["code_challenge_method"] = "S256"
-    base = client.authorize_url or auth.authorize_url
+    base = fill_url(client.authorize_url or auth.authorize_url, auth.fields, values)
     return f"{base}{'&' if '?' in base else '?'}{urlencode(params)}"
 
 
@@ -164,7 +173,10 @@ def _refusal(
     return ReconnectNeeded(message) if grant_refused else FatalError(message)
 
 
-def _token_request(services: Services, app: App, form: dict[str, str]) -> dict[str, Any]:
+def _token_request(
+    services: Services, app: App, form: dict[str, str], values: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``values``: those of the app's ``OAuth2.fields``, filled into the token URL."""
     auth = _oauth(app)
     client = client_of(services, app)
     secret = client.client_secret.get_secret_value()
@@ -174,7 +186,10 @@ def _token_request(services: Services, app: App, form: dict[str, str]) -> dict[s
         headers["Authorization"] = f"Basic {base64.b64encode(pair).decode()}"
     else:
         form = {**form, "client_id": client.client_id, "client_secret": secret}
-    url = client.token_url or auth.token_url
+    try:
+        url = fill_url(client.token_url or auth.token_url, auth.fields, values)
+    except BadInput as exc:  # a stored value that no longer passes: connect again
+        raise ReconnectNeeded(f"{app.key}: {exc.message}") from exc
     what = f"{app.key} token endpoint"
     try:
         response = services.egress.post(url, data=form, headers=headers)
@@ -208,6 +223,9 @@ def _credential(
     refresh = tokens.get("refresh_token") or (previous or {}).get("refreshToken")
     if refresh:
         data["refreshToken"] = str(refresh)
+    for spec in auth.fields if auth is not None else ():
+        if spec.name in (previous or {}):  # what the user gave at connect (Shopify's shop)
+            data[spec.name] = (previous or {})[spec.name]
     for name, path in (auth.keep if auth is not None else {}).items():
         found: Any = tokens
         for part in path.split("."):
@@ -224,20 +242,28 @@ def _expiry(data: dict[str, Any]) -> datetime | None:
     return datetime.fromisoformat(raw) if isinstance(raw, str) else None
 
 
-def connect(services: Services, state: str, code: str) -> tuple[str, str]:
+def connect(
+    services: Services, state: str, code: str, query: Mapping[str, str] | None = None
+) -> tuple[str, str]:
     """Trade ``code`` for tokens and store them for the user the state names.
 
+    ``query``: the whole callback query, for an app that checks it (``verify_callback``).
     Returns ``(credential id, app key)``.
     """
     facts = open_state(services, state)
     app = services.apps.get(str(facts["a"]))
     if app is None:
         raise NotFound(f"app: no app {facts['a']!r}", field="app")
+    auth = _oauth(app)
+    values = {str(k): str(v) for k, v in dict(facts.get("f") or {}).items()}
+    if auth.verify_callback is not None:
+        secret = client_of(services, app).client_secret.get_secret_value()
+        auth.verify_callback(query or {}, secret, values)
     form = {"grant_type": "authorization_code", "code": code,
             "redirect_uri": redirect_uri(services)}  # fmt: skip
-    if _oauth(app).pkce:
+    if auth.pkce:
         form["code_verifier"] = str(facts["v"])
-    data = _credential(_token_request(services, app, form), auth=_oauth(app))
+    data = _credential(_token_request(services, app, form, values), values, auth)
     env, user_id = str(facts["e"]), str(facts["u"])
     with services.engine.begin() as conn:
         lapsed = conn.execute(
@@ -344,7 +370,7 @@ def _refresh_now(services: Services, app: App, cid: str, data: dict[str, Any]) -
         _lapse(services, app, cid, message)
         raise ReconnectNeeded(message)
     try:
-        tokens = _token_request(services, app, form)
+        tokens = _token_request(services, app, form, data)
     except ReconnectNeeded as exc:
         _lapse(services, app, cid, exc.message)
         raise

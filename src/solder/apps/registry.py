@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
 
-from solder.apps import bigcommerce, hubspot, oauth2_sandbox, slack, stripe
+from solder.apps import bigcommerce, hubspot, oauth2_sandbox, shopify, slack, stripe
 from solder.apps.base import App
 from solder.apps.sdk import Connector, DeclarationError
 
@@ -30,6 +30,7 @@ BUILT_IN: tuple[Connector, ...] = (
     slack.connector,
     stripe.connector,
     hubspot.connector,
+    shopify.connector,
 )
 SANDBOX_ONLY = frozenset({"oauth2_sandbox"})
 """Apps a server offers only when their OAuth client is configured (test providers)."""

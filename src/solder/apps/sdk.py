@@ -45,6 +45,7 @@ from solder.apps.base import (
     PollingTrigger,
     WebhookTrigger,
 )
+from solder.errors import BadInput
 
 TOKEN_KEYS = frozenset({"accessToken", "tokenType", "scope", "expiresAt", "refreshToken"})
 """What ``solder.apps.oauth`` stores of every token answer."""
@@ -156,14 +157,69 @@ class OAuth2:
     keep: Mapping[str, str] = field(default_factory=dict)
     """Facts of the token answer kept in the credential, by dotted path: ``{"teamId":
     "team.id"}`` stores Slack's workspace id next to the tokens."""
+    fields: tuple[CredentialField, ...] = ()
+    """What the user gives before the consent page, when the provider's URLs depend on it
+    (Shopify's shop domain): each fills the ``{name}`` placeholders of ``authorize_url`` and
+    ``token_url`` (and of the ISV's overrides), once it fully matches the field's ``pattern``;
+    it is kept in the credential. Most providers need none: the tokens come from them."""
+    verify_callback: Callable[[Mapping[str, str], str, Mapping[str, str]], None] | None = None
+    """Checks the provider's callback query before the code is traded (Shopify signs it with
+    the client secret), given the query, the client secret and the values of ``fields``;
+    raises ``BadInput`` naming the parameter that is wrong."""
     kind: Literal["oauth2"] = "oauth2"
-
-    @property
-    def fields(self) -> tuple[CredentialField, ...]:
-        return ()  # nothing typed by the user: the tokens come from the provider
 
 
 Auth = ApiKeyAuth | BasicAuth | OAuth2
+
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_URL_SAFE = re.compile(r"^[A-Za-z0-9.-]+$")
+"""What a value filled into a URL may hold whatever its field's pattern says: a host name or a
+path segment, never a ``/``, ``@``, ``:``, ``?`` or ``#`` that would move the request."""
+
+
+def placeholders(url: str) -> list[str]:
+    """The names of ``url``'s ``{name}`` placeholders, in order."""
+    return PLACEHOLDER.findall(url)
+
+
+def fill_url(url: str, fields: tuple[CredentialField, ...], values: Mapping[str, Any]) -> str:
+    """``url`` with each ``{name}`` replaced by the value of the field ``name``.
+
+    Each value must fully match its field's pattern and look like a host name (letters,
+    digits, dots, hyphens), so no value can send the request to another host: ``BadInput``
+    naming the field otherwise.
+    """
+    by_name = {f.name: f for f in fields}
+
+    def value_of(match: re.Match[str]) -> str:
+        name = match.group(1)
+        spec = by_name.get(name)
+        value = values.get(name)
+        if spec is None:
+            raise BadInput(f"{name}: not a field of this app", field=name)
+        if not isinstance(value, str) or not value.strip():
+            raise BadInput(f"{name}: required ({spec.display_name})", field=name)
+        value = value.strip()
+        if (
+            spec.pattern is None
+            or not re.fullmatch(spec.pattern, value)
+            or not _URL_SAFE.match(value)
+        ):
+            hint = f" ({spec.description})" if spec.description else ""
+            raise BadInput(f"{name}: {value!r} is not a valid {spec.display_name}{hint}", name)
+        return value
+
+    return PLACEHOLDER.sub(value_of, url)
+
+
+def connect_values(auth: OAuth2, given: Mapping[str, Any]) -> dict[str, str]:
+    """The values of ``auth.fields`` the user gave before the consent page, each checked as
+    ``fill_url`` checks it (``BadInput`` naming the field)."""
+    values: dict[str, str] = {}
+    for spec in auth.fields:
+        fill_url(f"{{{spec.name}}}", auth.fields, given)
+        values[spec.name] = str(given[spec.name]).strip()
+    return values
 
 
 @dataclass(frozen=True)
@@ -323,6 +379,7 @@ def _auth_problems(auth: Any) -> list[str]:
             out.append("scopes: each scope is a non-empty string without spaces")
         for name in set(auth.keep) & TOKEN_KEYS:
             out.append(f"keep.{name}: the tokens are stored under this name")
+        out += _connect_field_problems(auth)
         return out
     if isinstance(auth, ApiKeyAuth):
         out = []
@@ -335,6 +392,29 @@ def _auth_problems(auth: Any) -> list[str]:
     if isinstance(auth, BasicAuth):
         return []
     return [f"{auth!r} is not ApiKeyAuth, BasicAuth or OAuth2"]
+
+
+def _connect_field_problems(auth: OAuth2) -> list[str]:
+    """The URLs' placeholders name declared fields, each with a pattern that compiles."""
+    out = []
+    names = [f.name for f in auth.fields]
+    for name in ("authorize_url", "token_url"):
+        for wanted in placeholders(str(getattr(auth, name))):
+            if wanted not in names:
+                out.append(f"{name}: {{{wanted}}} names no field of the auth")
+    for spec in auth.fields:
+        if spec.name in TOKEN_KEYS or spec.name in auth.keep:
+            out.append(f"fields.{spec.name}: the tokens or a kept fact are stored under this name")
+        if names.count(spec.name) > 1:
+            out.append(f"fields.{spec.name}: declared twice")
+        if spec.pattern is None:
+            out.append(f"fields.{spec.name}: a pattern is required (the value fills a URL)")
+            continue
+        try:
+            re.compile(spec.pattern)
+        except re.error as exc:
+            out.append(f"fields.{spec.name}.pattern: {exc}")
+    return out
 
 
 def _signature_models(fn: Callable[..., Any]) -> tuple[Any, Any, list[str]]:

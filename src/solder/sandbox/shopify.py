@@ -6,6 +6,7 @@ Everything lives under ``/admin/api/{version}`` (2024-01 to 2025-07) and needs
     GET  POST  orders.json | customers.json | products.json   list, create (``{"order": ...}``)
     GET  PUT   {resource}/{id}.json                           read, update
     GET        {resource}/count.json
+    GET        customers/search.json?query=email:bob@example.com
     POST       orders/{id}/close.json | orders/{id}/cancel.json
     GET  POST  webhooks.json                                  list, subscribe
     GET DELETE webhooks/{id}.json
@@ -378,6 +379,24 @@ class ShopApi:
 
         return handler
 
+    async def search_customers(self, request: Request) -> Response:
+        """``query`` as Shopify's customer search takes it: ``email:bob@example.com`` terms
+        (``field:value``, all must hold) or bare words found in any of the customer's fields."""
+        terms = request.query_params.get("query", "").split()
+        limit = request.query_params.get("limit", "50")
+        if not limit.isdigit() or not 1 <= int(limit) <= 250:
+            raise ShopifyError(400, {"limit": "must be between 1 and 250"})
+
+        def holds(customer: Json, term: str) -> bool:
+            name, sep, value = term.partition(":")
+            if sep:
+                return str(customer.get(name) or "").lower() == value.lower()
+            return any(term.lower() in str(v).lower() for v in customer.values())
+
+        found = [c for _, c in sorted(self.shop.tables["customers"].items())
+                 if all(holds(c, t) for t in terms)]  # fmt: skip
+        return JSONResponse({"customers": found[: int(limit)]})
+
     async def close_order(self, request: Request) -> Response:
         order = self.one(request, "orders")
         order.update(closed_at=now_iso(), updated_at=now_iso())
@@ -530,6 +549,7 @@ def create_app(
         (None, f"{base}/webhooks/{{id:int}}.json", "GET", api.reader("webhooks")),
         (None, f"{base}/webhooks/{{id:int}}.json", "DELETE", api.delete_webhook),
         ("orders", f"{base}/orders/{{id:int}}/close.json", "POST", api.close_order),
+        ("customers", f"{base}/customers/search.json", "GET", api.search_customers),
         ("orders", f"{base}/orders/{{id:int}}/cancel.json", "POST", api.cancel_order),
     ]
     builders = {"orders": new_order, "customers": new_customer, "products": new_product}
