@@ -17,15 +17,18 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx2
 import pytest
 from pydantic import SecretStr
+from sqlalchemy import select
 
 from solder.apps import shopify as connector
 from solder.apps.base import AppContext, CredentialField
 from solder.apps.registry import APPS
 from solder.apps.sdk import Connector, OAuth2, fill_url
 from solder.config import OAuthClientSettings
+from solder.engine import reconcile
 from solder.errors import BadInput, ReconnectNeeded
 from solder.sandbox import shopify
 from solder.store import installs
+from solder.store.tables import credentials, outbox, workflow_installs
 from tests.blockflow import Flow
 from tests.conftest import Server
 from tests.flows import ok, wait_until
@@ -369,3 +372,53 @@ def test_the_credential_keeps_the_shop_and_calls_it_with_the_token(
     assert re.fullmatch(r"shpat_\S+", data["accessToken"])
     assert data.get("expiresAt") is None  # an offline token: it never expires
     assert "refreshToken" not in data
+
+
+def test_a_token_the_shop_revokes_asks_the_user_to_reconnect(
+    server: Server, api: httpx2.Client, tmp_path: Path, receiver_url: str, provider: Box
+) -> None:
+    """An offline token has no refresh: refused (the merchant removed the app), the
+    credential needs reconnecting and the ISV is told, once."""
+    user_id = ok(api.post("/users", json={"username": "gregg"}))["userId"]
+    cid = connect(api, user_id)
+    flow = order_flow(api, tmp_path, receiver_url, user_id, cid)
+    provider.shop.book.revoke()
+    new_order(provider, "late@example.com")
+    (failed,) = flow.finished(1)
+    assert failed["status"] == "failed", failed
+    with server.services.engine.connect() as conn:
+        status = conn.execute(select(credentials.c.status).where(credentials.c.id == cid))
+        assert status.scalar_one() == "needs_reconnect"
+        notices = conn.execute(select(outbox.c.payload)).scalars().all()
+    lapsed = [n for n in notices if n.get("type") == "credential.needs_reconnect"]
+    assert [(n["app"], n["credentialId"]) for n in lapsed] == [("shopify", cid)]
+    assert ok(httpx2.get(f"{receiver_url}/_received"))["data"] == []
+
+
+def test_reconciliation_remakes_a_lost_webhook_and_drops_orphans(
+    server: Server, api: httpx2.Client, tmp_path: Path, receiver_url: str, provider: Box
+) -> None:
+    user_id = ok(api.post("/users", json={"username": "gregg"}))["userId"]
+    flow = order_flow(api, tmp_path, receiver_url, user_id, connect(api, user_id))
+    (live,) = provider.shop.tables["webhooks"]
+    with provider.admin() as admin:
+        for address in (f"{server.url}/hooks/shopify/gone", "https://elsewhere.example/hook"):
+            hook = {"webhook": {"topic": "orders/create", "address": address, "format": "json"}}
+            ok(admin.post("/webhooks.json", json=hook))
+    del provider.shop.tables["webhooks"][live]  # deleted behind Solder's back
+    assert reconcile.reconcile(server.services) == {
+        "checked": 1, "remade": 1, "reactivated": 0, "orphans": 1, "errors": 0,
+    }  # fmt: skip
+    addresses = sorted(w["address"] for w in provider.shop.tables["webhooks"].values())
+    assert addresses == sorted(
+        ["https://elsewhere.example/hook", f"{server.url}/hooks/shopify/{installed(server)}"]
+    )
+    new_order(provider, "gil@example.com")
+    (done,) = flow.finished(1)
+    assert done["status"] == "succeeded", done
+
+
+def installed(server: Server) -> str:
+    with server.services.engine.connect() as conn:
+        (install_id,) = conn.execute(select(workflow_installs.c.id)).scalars().all()
+    return str(install_id)
