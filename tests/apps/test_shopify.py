@@ -246,6 +246,9 @@ def test_the_consent_url_is_the_shops_and_asks_no_pkce(
     assert query["scope"] == ["read_orders,read_products,read_customers,write_customers"]
     assert "code_challenge" not in query
     assert CLIENT_SECRET not in url
+    meta = ok(api.get("/metadata/credentials/shopify"))["data"][0]
+    assert meta["isOauth"] is True  # a form asks the shop before opening the consent page
+    assert [p["name"] for p in meta["properties"]] == ["shop"]
     # without the ISV's override the shop's own host is used
     server.services.settings.oauth_clients["shopify"].authorize_url = None
     assert consent_url(api, user_id, "acme.myshopify.com").startswith(
