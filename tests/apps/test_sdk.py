@@ -16,7 +16,8 @@ from pydantic import BaseModel, Field
 
 from solder.apps import registry
 from solder.apps.base import AppContext, CredentialField
-from solder.apps.sdk import ApiKeyAuth, Connector, DeclarationError, OAuth2, Option
+from solder.apps.sdk import ApiKeyAuth, Connector, DeclarationError, OAuth2, Option, fill_url
+from solder.errors import BadInput
 
 
 class Note(BaseModel):
@@ -189,3 +190,41 @@ def test_an_app_shipped_by_another_package_is_found_through_its_entry_point(
     assert acme.actions["echo"].run(context(), acme.actions["echo"].input_model(text="hi")) == {
         "echoed": "hi"
     }
+
+
+# -- OAuth URLs per account (Shopify's shop) -----------------------------------------------------
+
+
+def test_a_field_pattern_cannot_let_a_value_move_the_request_to_another_host() -> None:
+    lax = (CredentialField("shop", "Shop", pattern=r".*"),)
+    for value in ("evil.example/", "a@evil.example", "evil.example:1", "evil.example?"):
+        with pytest.raises(BadInput, match="shop"):
+            fill_url("https://{shop}/token", lax, {"shop": value})
+
+
+def test_placeholders_must_name_fields_with_a_pattern() -> None:
+    bad = Connector(
+        key="perhost", title="Per host", icon="/i.svg", version="1.0.0",
+        auth=OAuth2(authorize_url="https://{shop}/authorize", token_url="https://{tenant}/token",
+                    fields=(CredentialField("shop", "Shop"),)),
+        provider={"base_url": "https://{shop}"},
+    )  # fmt: skip
+    assert bad.problems() == [
+        "perhost.auth.token_url: {tenant} names no field of the auth",
+        "perhost.auth.fields.shop: a pattern is required (the value fills a URL)",
+    ]
+    twice = Connector(
+        key="perhost", title="Per host", icon="/i.svg", version="1.0.0",
+        auth=OAuth2(authorize_url="https://{shop}/authorize", token_url="https://{shop}/token",
+                    fields=(CredentialField("shop", "Shop", pattern="[a-z]+"),
+                            CredentialField("shop", "Shop", pattern="("),
+                            CredentialField("accessToken", "Token", pattern="x"))),
+        provider={"base_url": "https://{shop}"},
+    )  # fmt: skip
+    problems = twice.problems()
+    assert "perhost.auth.fields.shop: declared twice" in problems
+    assert any(p.startswith("perhost.auth.fields.shop.pattern: ") for p in problems)
+    assert (
+        "perhost.auth.fields.accessToken: the tokens or a kept fact are stored under this "
+        "name" in problems
+    )

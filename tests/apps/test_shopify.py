@@ -20,9 +20,9 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from solder.apps import shopify as connector
-from solder.apps.base import AppContext, CredentialField
+from solder.apps.base import AppContext
 from solder.apps.registry import APPS
-from solder.apps.sdk import Connector, OAuth2, fill_url
+from solder.apps.sdk import OAuth2, fill_url
 from solder.config import OAuthClientSettings
 from solder.engine import reconcile
 from solder.errors import BadInput, ReconnectNeeded
@@ -95,26 +95,6 @@ def test_only_a_myshopify_domain_is_filled_into_a_url(shop: str) -> None:
     assert refused.value.field == "shop"
     url = fill_url(APP.auth.token_url, APP.auth.fields, {"shop": " acme.myshopify.com "})
     assert url == "https://acme.myshopify.com/admin/oauth/access_token"
-
-
-def test_a_field_pattern_cannot_let_a_value_move_the_request_to_another_host() -> None:
-    lax = (CredentialField("shop", "Shop", pattern=r".*"),)
-    for value in ("evil.example/", "a@evil.example", "evil.example:1", "evil.example?"):
-        with pytest.raises(BadInput, match="shop"):
-            fill_url("https://{shop}/token", lax, {"shop": value})
-
-
-def test_placeholders_must_name_fields_with_a_pattern() -> None:
-    bad = Connector(
-        key="perhost", title="Per host", icon="/i.svg", version="1.0.0",
-        auth=OAuth2(authorize_url="https://{shop}/authorize", token_url="https://{tenant}/token",
-                    fields=(CredentialField("shop", "Shop"),)),
-        provider={"base_url": "https://{shop}"},
-    )  # fmt: skip
-    assert bad.problems() == [
-        "perhost.auth.token_url: {tenant} names no field of the auth",
-        "perhost.auth.fields.shop: a pattern is required (the value fills a URL)",
-    ]
 
 
 def test_the_callback_signature_is_shopifys_and_names_what_is_wrong() -> None:

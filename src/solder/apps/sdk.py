@@ -402,11 +402,11 @@ def _connect_field_problems(auth: OAuth2) -> list[str]:
         for wanted in placeholders(str(getattr(auth, name))):
             if wanted not in names:
                 out.append(f"{name}: {{{wanted}}} names no field of the auth")
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        out.append(f"fields.{name}: declared twice")
     for spec in auth.fields:
         if spec.name in TOKEN_KEYS or spec.name in auth.keep:
             out.append(f"fields.{spec.name}: the tokens or a kept fact are stored under this name")
-        if names.count(spec.name) > 1:
-            out.append(f"fields.{spec.name}: declared twice")
         if spec.pattern is None:
             out.append(f"fields.{spec.name}: a pattern is required (the value fills a URL)")
             continue
