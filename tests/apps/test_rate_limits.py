@@ -149,3 +149,49 @@ def test_a_burst_is_allowed_at_once(services: Services, store: Sandbox) -> None:
     began = time.monotonic()
     gregg.credential("bigcommerce")  # the fifth waits for the next slot, a second on
     assert 0.8 < time.monotonic() - began < 1.5
+
+
+def passthrough(api: httpx2.Client, credential_id: str) -> httpx2.Response:
+    body = {"method": "GET", "path": "/v2/orders", "body": None, "query": None,
+            "extraHeaders": None}  # fmt: skip
+    return api.post("/passthrough", params={"credentialId": credential_id}, json=body)
+
+
+def test_the_passthrough_endpoint_shares_a_connections_429_pause_with_its_runs(
+    services: Services, store: Sandbox, api: httpx2.Client
+) -> None:
+    gregg, ada = connection(services, store, "gregg"), connection(services, store, "ada")
+    (cid,), (other,) = gregg.install.credential_ids, ada.install.credential_ids
+    store.fault(429, {"Retry-After": "30"})
+    answered = passthrough(api, cid)
+    assert answered.status_code == 429, answered.text
+    assert answered.json()["statusCode"] == 429  # the provider's answer, passed through
+
+    # the pause it set holds the connection's runs...
+    with pytest.raises(RateLimited, match="asked not to be called before"):
+        act(gregg, store)
+    # ...and its passthrough calls, without sending anything
+    store.fault(503)
+    held = passthrough(api, cid)
+    assert held.status_code == 429, held.text
+    assert 25 <= int(held.headers["retry-after"]) <= 30
+    assert held.json()["message"].startswith("credentialId: bigcommerce: the app asked not")
+    assert queued_faults(store) == 1
+
+    httpx2.delete(f"{store.url}/_sandbox/faults")
+    assert passthrough(api, other).status_code in (200, 204)  # another connection goes on
+
+
+def test_the_passthrough_endpoint_takes_its_turn_under_the_declared_rate(
+    services: Services, store: Sandbox, api: httpx2.Client
+) -> None:
+    services.apps["bigcommerce"] = limited_app(per_second=0.2)  # one call every 5 s
+    gregg = connection(services, store, "gregg")
+    (cid,) = gregg.install.credential_ids
+    gregg.credential("bigcommerce")  # a run's call took this connection's turn
+    began = time.monotonic()
+    refused = passthrough(api, cid)
+    assert time.monotonic() - began < 1.0
+    assert refused.status_code == 429, refused.text
+    assert 4 <= int(refused.headers["retry-after"]) <= 5
+    assert "over the app's rate of 0.2/s" in refused.json()["message"]
