@@ -25,7 +25,7 @@ from solder.apps.registry import APPS
 from solder.apps.sdk import OAuth2, fill_url
 from solder.config import OAuthClientSettings
 from solder.engine import reconcile
-from solder.errors import BadInput, ReconnectNeeded
+from solder.errors import BadInput, FatalError, ReconnectNeeded
 from solder.sandbox import shopify
 from solder.store import installs
 from solder.store.tables import credentials, outbox, workflow_installs
@@ -143,6 +143,18 @@ def test_create_customer_twice_is_one_customer_updated(ctx: AppContext, box: Box
     assert len(box.shop.tables["customers"]) == 1
     changed = run(ctx, "update_customer", {"customerId": first["id"], "note": "vip"})
     assert changed["note"] == "vip"
+    other = run(ctx, "create_customer", {"email": "bo@example.com"})
+    with pytest.raises(FatalError) as refused:  # Shopify's 422, naming the field
+        run(ctx, "update_customer", {"customerId": other["id"], "email": "ada@example.com"})
+    assert (refused.value.field, refused.value.message) == (
+        "email",
+        "email: has already been taken (shopify update customer)",
+    )
+    with pytest.raises(FatalError, match=r"^email: is invalid") as refused:
+        run(ctx, "create_customer", {"email": "not-an-email"})
+    assert refused.value.field == "email"
+    with pytest.raises(FatalError, match="HTTP 404"):
+        run(ctx, "update_customer", {"customerId": 1, "note": "x"})
 
 
 def test_a_credential_for_another_host_is_never_called(box: Box) -> None:

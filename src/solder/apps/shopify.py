@@ -29,6 +29,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
+import httpx2
 from pydantic import BaseModel, ConfigDict, Field
 
 from solder.apps.base import AppContext, CredentialField, Subscription, WebhookTrigger
@@ -73,9 +74,32 @@ def admin_url(ctx: AppContext, path: str) -> str:
 
 
 def call(ctx: AppContext, method: str, path: str, what: str, **kwargs: Any) -> Any:
-    """One Admin API request; errors mapped by ``solder.apps.http``."""
-    resp = send(ctx.client, method, admin_url(ctx, path), what, headers=_headers(ctx), **kwargs)
-    return json_body(resp, what)
+    """One Admin API request; errors mapped by ``solder.apps.http``, and Shopify's 422 field
+    errors (``{"errors": {"email": ["has already been taken"]}}``) by ``invalid``."""
+    url = admin_url(ctx, path)
+    request = lambda: ctx.client.request(method, url, headers=_headers(ctx), **kwargs)  # noqa: E731
+    resp = reach(request, url, what)
+    if resp.status_code == 422:
+        raise invalid(resp, what)
+    return json_body(check(resp, what), what)
+
+
+INPUT_NAMES = {"first_name": "firstName", "last_name": "lastName"}
+"""Shopify's field names that an action's input spells otherwise."""
+
+
+def invalid(resp: httpx2.Response, what: str) -> FatalError:
+    """A 422 as a ``FatalError`` naming the first field Shopify refused, as the input names it."""
+    try:
+        errors = resp.json().get("errors")
+    except (ValueError, AttributeError):
+        errors = None
+    if not isinstance(errors, dict) or not errors:
+        return FatalError(f"{what}: HTTP 422: {resp.text[:300]}")
+    name, reasons = next(iter(errors.items()))
+    reasons = reasons if isinstance(reasons, list) else [reasons]
+    field = INPUT_NAMES.get(str(name), str(name))
+    return FatalError(f"{field}: {'; '.join(str(r) for r in reasons)} ({what})", field=field)
 
 
 def _page(ctx: AppContext, path: str, what: str, params: dict[str, Any]) -> tuple[Any, str | None]:
@@ -352,7 +376,7 @@ class CustomerChange(CustomerFields):
 
 
 def _taken(exc: FatalError) -> bool:
-    return "HTTP 422" in exc.message and "taken" in exc.message
+    return exc.field == "email" and "taken" in exc.message
 
 
 @connector.action("create_customer", title="Create or update a customer by email",
