@@ -16,7 +16,8 @@ from pydantic import BaseModel, Field
 
 from solder.apps import registry
 from solder.apps.base import AppContext, CredentialField
-from solder.apps.sdk import ApiKeyAuth, Connector, DeclarationError, OAuth2, Option, fill_url
+from solder.apps.fields import fill_url
+from solder.apps.sdk import ApiKeyAuth, Connector, DeclarationError, OAuth2, Option
 from solder.errors import BadInput
 
 

@@ -21,8 +21,9 @@ from sqlalchemy import select
 
 from solder.apps import shopify as connector
 from solder.apps.base import AppContext
+from solder.apps.fields import fill_url
 from solder.apps.registry import APPS
-from solder.apps.sdk import OAuth2, fill_url
+from solder.apps.sdk import OAuth2
 from solder.config import OAuthClientSettings
 from solder.engine import reconcile
 from solder.errors import BadInput, FatalError, ReconnectNeeded

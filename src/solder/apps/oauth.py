@@ -38,7 +38,8 @@ from sqlalchemy import Connection, select, update
 
 from solder.apps import http
 from solder.apps.base import App
-from solder.apps.sdk import OAuth2, connect_values, fill_url
+from solder.apps.fields import fill_url
+from solder.apps.sdk import OAuth2, connect_values
 from solder.config import OAuthClientSettings
 from solder.errors import (
     BadInput,

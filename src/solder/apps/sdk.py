@@ -45,7 +45,7 @@ from solder.apps.base import (
     PollingTrigger,
     WebhookTrigger,
 )
-from solder.errors import BadInput
+from solder.apps.fields import fill_url, placeholders
 
 TOKEN_KEYS = frozenset({"accessToken", "tokenType", "scope", "expiresAt", "refreshToken"})
 """What ``solder.apps.oauth`` stores of every token answer."""
@@ -170,56 +170,6 @@ class OAuth2:
 
 
 Auth = ApiKeyAuth | BasicAuth | OAuth2
-
-PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_URL_SAFE = re.compile(r"^[A-Za-z0-9.-]+$")
-"""What a value filled into a URL may hold whatever its field's pattern says: a host name or a
-path segment, never a ``/``, ``@``, ``:``, ``?`` or ``#`` that would move the request."""
-
-
-def placeholders(url: str) -> list[str]:
-    """The names of ``url``'s ``{name}`` placeholders, in order."""
-    return PLACEHOLDER.findall(url)
-
-
-def fill_url(url: str, fields: tuple[CredentialField, ...], values: Mapping[str, Any]) -> str:
-    """``url`` with each ``{name}`` replaced by the value of the field ``name``.
-
-    Each value must fully match its field's pattern and look like a host name (letters,
-    digits, dots, hyphens), so no value can send the request to another host: ``BadInput``
-    naming the field otherwise.
-    """
-    by_name = {f.name: f for f in fields}
-
-    def value_of(match: re.Match[str]) -> str:
-        name = match.group(1)
-        spec = by_name.get(name)
-        value = values.get(name)
-        if spec is None:
-            raise BadInput(f"{name}: not a field of this app", field=name)
-        if not isinstance(value, str) or not value.strip():
-            raise BadInput(f"{name}: required ({spec.display_name})", field=name)
-        value = value.strip()
-        if (
-            spec.pattern is None
-            or not re.fullmatch(spec.pattern, value)
-            or not _URL_SAFE.match(value)
-        ):
-            hint = f" ({spec.description})" if spec.description else ""
-            raise BadInput(f"{name}: {value!r} is not a valid {spec.display_name}{hint}", name)
-        return value
-
-    return PLACEHOLDER.sub(value_of, url)
-
-
-def connect_values(auth: OAuth2, given: Mapping[str, Any]) -> dict[str, str]:
-    """The values of ``auth.fields`` the user gave before the consent page, each checked as
-    ``fill_url`` checks it (``BadInput`` naming the field)."""
-    values: dict[str, str] = {}
-    for spec in auth.fields:
-        fill_url(f"{{{spec.name}}}", auth.fields, given)
-        values[spec.name] = str(given[spec.name]).strip()
-    return values
 
 
 @dataclass(frozen=True)
@@ -392,6 +342,16 @@ def _auth_problems(auth: Any) -> list[str]:
     if isinstance(auth, BasicAuth):
         return []
     return [f"{auth!r} is not ApiKeyAuth, BasicAuth or OAuth2"]
+
+
+def connect_values(auth: OAuth2, given: Mapping[str, Any]) -> dict[str, str]:
+    """The values of ``auth.fields`` the user gave before the consent page, each checked as
+    ``fill_url`` checks it (``BadInput`` naming the field)."""
+    values: dict[str, str] = {}
+    for spec in auth.fields:
+        fill_url(f"{{{spec.name}}}", auth.fields, given)
+        values[spec.name] = str(given[spec.name]).strip()
+    return values
 
 
 def _connect_field_problems(auth: OAuth2) -> list[str]:

@@ -33,8 +33,9 @@ import httpx2
 from pydantic import BaseModel, ConfigDict, Field
 
 from solder.apps.base import AppContext, CredentialField, Subscription, WebhookTrigger
+from solder.apps.fields import fill_url
 from solder.apps.http import check, json_body, reach, send
-from solder.apps.sdk import Connector, OAuth2, fill_url
+from solder.apps.sdk import Connector, OAuth2
 from solder.errors import BadInput, FatalError, ReconnectNeeded
 
 API_VERSION = "2025-07"
