@@ -158,7 +158,7 @@ def push(path: Path, release: bool) -> None:
     """Send integration and event files to the server at SOLDER_URL with SOLDER_API_KEY."""
     import httpx2
 
-    from solder.client import push as do_push
+    from solder.push import push as do_push
 
     url = os.environ.get("SOLDER_URL", "http://127.0.0.1:8000")
     key = os.environ.get("SOLDER_API_KEY")

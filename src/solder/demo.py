@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx2
 
-from solder.client import install_headless
+from solder.push import install_headless
 from solder.errors import SolderError
 
 STORE_HASH = "acme-demo"

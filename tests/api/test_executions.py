@@ -13,7 +13,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from solder.client import push
+from solder.push import push
 from solder.config import EgressSettings, EngineSettings, Settings
 from solder.store import runs
 from tests.conftest import Server
