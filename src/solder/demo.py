@@ -22,8 +22,8 @@ from typing import Any
 
 import httpx2
 
-from solder.push import install_headless
 from solder.errors import SolderError
+from solder.push import install_headless
 
 STORE_HASH = "acme-demo"
 STORE_TOKEN = "demo-store-token"  # noqa: S105 - the sandbox store's made-up token

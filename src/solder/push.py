@@ -11,6 +11,8 @@ from typing import Any
 import httpx2
 import yaml
 
+from solder.client import Solder
+from solder.client.models import Model
 from solder.errors import BadInput
 
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -85,6 +87,10 @@ class Installed:
     asked: list[dict[str, Any]]
 
 
+def _json(model: Model) -> dict[str, Any]:
+    return model.model_dump(by_alias=True, exclude_unset=True)
+
+
 def install_headless(
     api: httpx2.Client,
     user_id: str,
@@ -92,28 +98,17 @@ def install_headless(
     credentials: list[dict[str, Any]],
     answer: Callable[[dict[str, Any], dict[str, Any]], Any],
 ) -> Installed:
-    """Install an integration for a user without the modal, the way an ISV's backend does.
+    """:meth:`solder.client.Solder.install` on an ``httpx2`` client, in the server's JSON.
 
-    ``credentials`` are ``{"type": app, "data": {...}}`` objects to store first;
-    ``answer(block, field)`` gives the value of each field the workflows ask for. ``api`` is
-    a client on a version prefix (e.g. ``/2023-12``) carrying the API key.
+    ``api`` is a client on a version prefix (e.g. ``/2023-12``) carrying the API key; the
+    blocks and fields given to ``answer(block, field)`` and listed in ``asked`` are the
+    objects ``startInstallation`` answered.
     """
-    cred_ids = [
-        _call(api, "POST", "/headless/credentials", json={"userId": user_id, "credential": c})[
-            "credentialId"
-        ]
-        for c in credentials
-    ]
-    body = {"userId": user_id, "integrationId": integration_id, "credentialIds": cred_ids}
-    started = _call(api, "POST", "/headless/startInstallation", json=body)
-    answers = [
-        {
-            "workflowId": block["workflowId"],
-            "blockId": block["blockId"],
-            "fields": [{"name": f["name"], "value": answer(block, f)} for f in block["fields"]],
-        }
-        for block in started["data"]
-    ]
-    done = {"installationId": started["installationId"], "data": answers}
-    _call(api, "POST", "/headless/completeInstallation", json=done)
-    return Installed(started["installationId"], cred_ids, started["data"])
+    client = Solder(http=api, version=None)
+    done = client.install(
+        user_id,
+        integration_id,
+        lambda block, field: answer(_json(block), _json(field)),
+        credentials=credentials,
+    )
+    return Installed(done.installation_id, done.credential_ids, [_json(b) for b in done.asked])
