@@ -28,7 +28,6 @@ from solder.client.calls import Call, Paged
 from solder.client.catalog import Catalog
 from solder.client.errors import ConnectionFailed, error_for, retry_after
 from solder.client.installs import Installs
-from solder.client.models import PassthroughResponse
 from solder.client.running import Running
 from solder.client.users import Users
 
@@ -89,14 +88,14 @@ class _Core(Users, Catalog, Installs, Running):
 
     @staticmethod
     def _read(call: Call[T], answer: httpx2.Response) -> T:
-        if call.passthrough and "statusCode" in answer.text[:200]:
-            return call.decode(answer.json())
-        if call.passthrough and answer.status_code in (204, 304):
-            result: T = PassthroughResponse(status_code=answer.status_code)  # type: ignore[assignment]
-            return result
+        if call.passthrough and answer.status_code in (204, 304) and not answer.content:
+            return call.decode({"statusCode": answer.status_code})
+        body = answer.json() if answer.content else None
+        if call.passthrough and isinstance(body, dict) and "statusCode" in body:
+            return call.decode(body)  # the provider's answer, whatever its status
         if answer.status_code >= 400:
             raise error_for(answer)
-        return call.decode(answer.json())
+        return call.decode(body)
 
     @staticmethod
     def _failed(call: Call[Any], exc: httpx2.TransportError) -> ConnectionFailed:
