@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import httpx2
 import yaml
 
-from solder.client import Solder
+from solder.client import ConnectionFailed, Solder, SolderAPIError
 from solder.client.models import Model
 from solder.errors import BadInput
 
@@ -39,44 +40,50 @@ class PushReport:
     lines: list[str] = field(default_factory=list)
 
 
-def _call(client: httpx2.Client, method: str, path: str, **kw: Any) -> Any:
-    resp = client.request(method, path, **kw)
-    if resp.status_code >= 400:
-        try:
-            message = resp.json().get("message", resp.text)
-        except ValueError:
-            message = resp.text
-        raise BadInput(f"{method} {path}: HTTP {resp.status_code}: {message}")
-    return resp.json()
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """The server's refusal as the CLI shows it: ``PUT /manage/integrations: HTTP 422: ...``."""
+    try:
+        yield
+    except ConnectionFailed:
+        raise
+    except SolderAPIError as exc:
+        request = exc.response.request if exc.response is not None else None
+        where = f"{request.method} {request.url.path}: " if request is not None else ""
+        raise BadInput(f"{where}HTTP {exc.status}: {exc.message}", exc.field) from exc
 
 
 def push(client: httpx2.Client, path: Path, *, release: bool) -> PushReport:
-    """Events first (workflows name them), then integrations; release what changed."""
+    """Events first (workflows name them), then integrations; release what changed.
+
+    ``client`` carries the API key; its base URL is the server's root.
+    """
     report = PushReport()
+    api = Solder(http=client, version=None)
     docs = list(read_documents(path))
-    for file, doc in docs:
-        if "events" in doc:
-            result = _call(client, "PUT", "/manage/events", json=doc)
-            for item in result["data"]:
-                state = "changed" if item["changed"] else "unchanged"
-                report.lines.append(f"event {item['name']!r}: {state} ({file.name})")
-    for file, doc in docs:
-        if "integration" not in doc:
-            if "events" not in doc:
-                raise BadInput(f"{file}: expected an 'integration' or 'events' document")
-            continue
-        result = _call(client, "PUT", "/manage/integrations", json=doc)
-        report.lines.append(
-            f"integration {doc['integration'].get('key')}: {result['integrationId']}"
-        )
-        for wf in result["workflows"]:
-            state = "changed" if wf["changed"] else "unchanged"
-            line = f"  workflow {wf['key']}: {wf['workflowId']} draft {state}"
-            if release:
-                rel = _call(client, "POST", f"/manage/workflows/{wf['workflowId']}/release")
-                verb = "released" if rel["released"] else "already"
-                line += f", {verb} v{rel['version']}"
-            report.lines.append(line)
+    with _refusals():
+        for file, doc in docs:
+            if "events" in doc:
+                for event in api.push_events(doc):
+                    state = "changed" if event.changed else "unchanged"
+                    report.lines.append(f"event {event.name!r}: {state} ({file.name})")
+        for file, doc in docs:
+            if "integration" not in doc:
+                if "events" not in doc:
+                    raise BadInput(f"{file}: expected an 'integration' or 'events' document")
+                continue
+            pushed = api.push_integration(doc)
+            report.lines.append(
+                f"integration {doc['integration'].get('key')}: {pushed.integration_id}"
+            )
+            for wf in pushed.workflows:
+                state = "changed" if wf.changed else "unchanged"
+                line = f"  workflow {wf.key}: {wf.workflow_id} draft {state}"
+                if release:
+                    rel = api.release_workflow(wf.workflow_id)
+                    verb = "released" if rel.released else "already"
+                    line += f", {verb} v{rel.version}"
+                report.lines.append(line)
     return report
 
 

@@ -28,6 +28,7 @@ from solder.client.calls import Call, Paged
 from solder.client.catalog import Catalog
 from solder.client.errors import ConnectionFailed, error_for, retry_after
 from solder.client.installs import Installs
+from solder.client.manage import Manage
 from solder.client.running import Running
 from solder.client.users import Users
 
@@ -37,7 +38,7 @@ DEFAULT_VERSION = "2023-12"
 MAX_RETRY_WAIT = 30.0
 
 
-class _Core(Users, Catalog, Installs, Running):
+class _Core(Users, Catalog, Installs, Running, Manage):
     """What both clients share: settings, request building, answer reading, retry policy."""
 
     def __init__(

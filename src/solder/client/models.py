@@ -242,3 +242,40 @@ class WorkflowError(Model):
 class Rerun(Model):
     message: str
     execution_uuid: str
+
+
+class EventPushed(Model):
+    name: str
+    changed: bool
+
+
+class WorkflowPushed(Model):
+    workflow_id: str
+    key: str
+    changed: bool
+
+
+class IntegrationPushed(Model):
+    integration_id: str
+    workflows: list[WorkflowPushed]
+
+
+class Released(Model):
+    workflow_id: str
+    version: int
+    released: bool
+
+
+class Settings(Model):
+    error_webhook_url: str | None = None
+
+
+class ErrorDelivery(Model):
+    id: str
+    execution_id: str | None = None
+    status: str
+    attempts: int
+    last_error: str | None = None
+    created_at: str | None = None
+    delivered_at: str | None = None
+    next_attempt_at: str | None = None
