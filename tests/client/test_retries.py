@@ -11,25 +11,32 @@ from __future__ import annotations
 import httpx2
 import pytest
 
-from solder.client import ConnectionFailed, ServerError, Solder
+from solder.client import AsyncSolder, ConnectionFailed, RateLimited, ServerError, Solder
 from tests.client.conftest import EVENT, ON_EVENT
 from tests.client.test_running import finished, install
 from tests.conftest import Server
 
 
 class Flaky(httpx2.BaseTransport):
-    """Sends to the server; the first ``lose`` answers are lost, the next ``busy`` are 503s."""
+    """Sends to the server; the first ``lose`` answers are lost, the next ``busy`` are
+    ``status`` answers made up in the server's place."""
 
-    def __init__(self, *, lose: int = 0, busy: int = 0) -> None:
+    def __init__(self, *, lose: int = 0, busy: int = 0, status: int = 503) -> None:
         self.inner = httpx2.HTTPTransport()
-        self.lose, self.busy = lose, busy
+        self.lose, self.busy, self.status = lose, busy, status
         self.keys: list[str | None] = []
 
-    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+    def made_up(self, request: httpx2.Request) -> httpx2.Response | None:
         self.keys.append(request.headers.get("idempotency-key"))
         if self.busy and not self.lose:
             self.busy -= 1
-            return httpx2.Response(503, json={"message": "busy: try again"}, request=request)
+            body = {"message": "busy: try again"}
+            return httpx2.Response(self.status, json=body, headers={"Retry-After": "0"})
+        return None
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        if (answer := self.made_up(request)) is not None:
+            return answer
         response = self.inner.handle_request(request)
         if self.lose:
             self.lose -= 1
@@ -74,3 +81,49 @@ def test_a_call_without_a_key_is_not_repeated(solder: Solder, server: Server) ->
         client.create_user("once")
     assert flaky.keys == [None]
     assert [u.username for u in solder.list_users().data] == ["once"]
+
+
+class AsyncFlaky(Flaky):
+    def __init__(self, **kw: int) -> None:
+        super().__init__(**kw)
+        self.async_inner = httpx2.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        if (answer := self.made_up(request)) is not None:
+            return answer
+        response = await self.async_inner.handle_async_request(request)
+        if self.lose:
+            self.lose -= 1
+            await response.aread()
+            await response.aclose()
+            raise httpx2.ReadError("connection reset by peer", request=request)
+        return response
+
+    async def aclose(self) -> None:
+        await self.async_inner.aclose()
+
+
+def test_rate_limited_calls_wait_and_retry_or_raise_with_retry_after(server: Server) -> None:
+    flaky = Flaky(busy=1, status=429)
+    with Solder(server.url, server.dev_key, transport=flaky, backoff=30) as client:
+        assert client.list_users().data == []  # waited Retry-After (0 s), not the backoff
+    assert len(flaky.keys) == 2
+    client = Solder(server.url, server.dev_key, transport=Flaky(busy=1, status=429))
+    with client, pytest.raises(RateLimited) as info:
+        client.create_user("later")
+    assert (info.value.status, info.value.retry_after) == (429, 0.0)
+
+
+@pytest.mark.anyio
+@pytest.mark.usefixtures("pushed")
+async def test_the_async_client_retries_with_the_same_key(
+    solder: Solder, server: Server, receiver_url: str
+) -> None:
+    user_id, _ = install(solder, "gregg", receiver_url)
+    workflow_id = next(w.workflow_id for w in solder.list_workflows() if w.name == ON_EVENT)
+    flaky = AsyncFlaky(lose=1, busy=1)
+    async with AsyncSolder(server.url, server.dev_key, transport=flaky, backoff=0) as client:
+        await client.run_event(EVENT, user_id, {"n": 8}, idempotency_key="parcel-8")
+    assert flaky.keys == ["parcel-8"] * 3
+    (run,) = finished(solder, workflow_id, user_id, 1)
+    assert run.inputs == {"n": 8}
