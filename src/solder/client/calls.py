@@ -23,8 +23,9 @@ from collections.abc import (
     Iterator,
     Mapping,
 )
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, cast, overload
+from urllib.parse import quote
 
 from pydantic import TypeAdapter
 
@@ -48,8 +49,8 @@ def new_idempotency_key() -> str:
 class Call(Generic[T]):
     """One request and how to read its answer.
 
-    ``envelope`` names the key the result sits under (``data``); ``retry`` says the request
-    may be sent again after no answer or a 5xx/429: true for reads and for calls carrying an
+    ``envelope`` names the key (or keys) the result sits under (``data``). The request may be
+    sent again after no answer or a 5xx/429 when it is a read or carries an
     ``Idempotency-Key`` (the server drops the repeat, so a retry never doubles an event).
     ``passthrough`` takes the provider's status as the answer rather than as an error.
     """
@@ -62,11 +63,10 @@ class Call(Generic[T]):
     envelope: str | tuple[str, ...] | None = None
     idempotency_key: str | None = None
     passthrough: bool = False
-    retry: bool = field(default=False)
 
     @property
     def retryable(self) -> bool:
-        return self.retry or self.method == "GET" or self.idempotency_key is not None
+        return self.method == "GET" or self.idempotency_key is not None
 
     def query(self) -> dict[str, Any] | None:
         """The query without unset values (``None``), booleans as the server reads them."""
@@ -110,8 +110,6 @@ class Paged(Generic[T]):
 
 def path(template: str, **parts: str) -> str:
     """``template`` with each ``{name}`` filled and escaped, so an id cannot change the path."""
-    from urllib.parse import quote
-
     return template.format(**{k: quote(str(v), safe="") for k, v in parts.items()})
 
 

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import httpx2
 
-from solder.client.calls import Call, Paged
+from solder.client.calls import Call, Paged, Script
 from solder.client.catalog import Catalog
 from solder.client.errors import ConnectionFailed, error_for, retry_after
 from solder.client.installs import Installs
@@ -91,7 +91,12 @@ class _Core(Users, Catalog, Installs, Running, Manage):
     def _read(call: Call[T], answer: httpx2.Response) -> T:
         if call.passthrough and answer.status_code in (204, 304) and not answer.content:
             return call.decode({"statusCode": answer.status_code})
-        body = answer.json() if answer.content else None
+        if answer.status_code >= 400 and not call.passthrough:
+            raise error_for(answer)
+        try:
+            body = answer.json() if answer.content else None
+        except ValueError:  # not JSON: a proxy's page, say
+            raise error_for(answer) from None
         if call.passthrough and isinstance(body, dict) and "statusCode" in body:
             return call.decode(body)  # the provider's answer, whatever its status
         if answer.status_code >= 400:
@@ -110,9 +115,6 @@ class _Core(Users, Catalog, Installs, Running, Manage):
         clone._user_token = token
         clone._owns_http = False
         return clone
-
-
-Script = Generator[Call[Any], Any, Any]
 
 
 class Solder(_Core):
@@ -169,7 +171,7 @@ class Solder(_Core):
             time.sleep(wait)
             attempt += 1
 
-    def _run(self, step: Call[T] | Script) -> Any:
+    def _run(self, step: Call[T] | Script[Any]) -> Any:
         if isinstance(step, Call):
             return self._send(step)
         try:
@@ -243,7 +245,7 @@ class AsyncSolder(_Core):
             await asyncio.sleep(wait)
             attempt += 1
 
-    async def _run(self, step: Call[T] | Script) -> Any:
+    async def _run(self, step: Call[T] | Script[Any]) -> Any:
         if isinstance(step, Call):
             return await self._send(step)
         try:
