@@ -6,6 +6,7 @@ import pytest
 
 from solder.client import (
     AuthenticationError,
+    BadRequest,
     Conflict,
     NotFound,
     PermissionDenied,
@@ -99,3 +100,12 @@ def test_every_version_prefix_reaches_the_same_api(server: Server, version: str 
     with Solder(base, server.dev_key, version=version) as client:
         user_id = client.create_user("versioned")
         assert client.get_user(user_id).username == "versioned"
+
+
+def test_the_version_may_go_in_a_header_instead(server: Server) -> None:
+    with Solder(server.url, server.dev_key, version="2025-09", version_in="header") as client:
+        assert client.get_user(client.create_user("headed")).username == "headed"
+    client = Solder(server.url, server.dev_key, version="1999-01", version_in="header")
+    with client, pytest.raises(BadRequest) as unknown:
+        client.list_users()
+    assert unknown.value.field == "x-api-version"

@@ -5,8 +5,9 @@ only in how a request is sent and how a retry waits. What is shared, and decided
 
 - the headers: ``Authorization: Bearer <API key>`` on a server client, ``x-alloy-user-token``
   on the client :meth:`as_user` returns (the end-user calls the frontend makes);
-- the version prefix (``/2023-12`` by default; ``version=None`` sends paths as given, for a
-  ``base_url`` that already ends in a version);
+- the version: a path prefix (``/2023-12`` by default; ``version=None`` sends paths as given,
+  for a ``base_url`` that already ends in a version), or with ``version_in="header"`` the
+  newest style, no prefix and an ``x-api-version`` header;
 - the retries: a call that may be repeated (a read, or one carrying an ``Idempotency-Key``)
   is sent again after no answer, a 5xx or a 429, up to ``max_retries`` times, waiting
   ``backoff * 2**n`` seconds or the server's ``Retry-After``; the request is the same, key
@@ -20,7 +21,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, Literal, Self, TypeVar
 
 import httpx2
 
@@ -35,6 +36,7 @@ from solder.client.users import Users
 T = TypeVar("T")
 
 DEFAULT_VERSION = "2023-12"
+VersionIn = Literal["path", "header"]
 MAX_RETRY_WAIT = 30.0
 
 
@@ -48,11 +50,13 @@ class _Core(Users, Catalog, Installs, Running, Manage):
         *,
         user_token: str | None,
         version: str | None,
+        version_in: VersionIn,
         max_retries: int,
         backoff: float,
     ) -> None:
         self.base_url = base_url
         self.version = version
+        self.version_in = version_in
         self.max_retries = max_retries
         self.backoff = backoff
         self._api_key = api_key
@@ -65,12 +69,15 @@ class _Core(Users, Catalog, Installs, Running, Manage):
             headers["x-alloy-user-token"] = self._user_token
         elif self._api_key is not None:
             headers["Authorization"] = f"Bearer {self._api_key}"
+        if self.version and self.version_in == "header":
+            headers["x-api-version"] = self.version
         if call.idempotency_key is not None:
             headers["Idempotency-Key"] = call.idempotency_key
         return headers
 
     def _request(self, call: Call[Any]) -> dict[str, Any]:
-        url = f"/{self.version}{call.path}" if self.version else call.path
+        prefix = self.version_in == "path" and self.version
+        url = f"/{self.version}{call.path}" if prefix else call.path
         args: dict[str, Any] = {"method": call.method, "url": url, "headers": self._headers(call)}
         if call.query():
             args["params"] = call.query()
@@ -127,6 +134,7 @@ class Solder(_Core):
         *,
         user_token: str | None = None,
         version: str | None = DEFAULT_VERSION,
+        version_in: VersionIn = "path",
         timeout: float = 30.0,
         max_retries: int = 2,
         backoff: float = 0.25,
@@ -134,8 +142,15 @@ class Solder(_Core):
         transport: httpx2.BaseTransport | None = None,
     ) -> None:
         """``http``: send through this client (its base URL and transport; it stays open)."""
-        super().__init__(base_url, api_key, user_token=user_token, version=version,
-                         max_retries=max_retries, backoff=backoff)  # fmt: skip
+        super().__init__(
+            base_url,
+            api_key,
+            user_token=user_token,
+            version=version,
+            version_in=version_in,
+            max_retries=max_retries,
+            backoff=backoff,
+        )
         self._http = http or httpx2.Client(base_url=base_url, timeout=timeout, transport=transport)
         self._owns_http = http is None
 
@@ -201,14 +216,22 @@ class AsyncSolder(_Core):
         *,
         user_token: str | None = None,
         version: str | None = DEFAULT_VERSION,
+        version_in: VersionIn = "path",
         timeout: float = 30.0,
         max_retries: int = 2,
         backoff: float = 0.25,
         http: httpx2.AsyncClient | None = None,
         transport: httpx2.AsyncBaseTransport | None = None,
     ) -> None:
-        super().__init__(base_url, api_key, user_token=user_token, version=version,
-                         max_retries=max_retries, backoff=backoff)  # fmt: skip
+        super().__init__(
+            base_url,
+            api_key,
+            user_token=user_token,
+            version=version,
+            version_in=version_in,
+            max_retries=max_retries,
+            backoff=backoff,
+        )
         self._http = http or httpx2.AsyncClient(
             base_url=base_url, timeout=timeout, transport=transport
         )
