@@ -36,6 +36,7 @@ class Catalog:
 
     @endpoint
     def get_workflow(workflow_id: str, user_id: str | None = None) -> Call[Workflow]:
+        """One workflow, by id or name; with ``user_id``, that user's state of it."""
         where = path("/workflows/{w}", w=workflow_id)
         return Call("GET", where, Workflow, params={"userId": user_id}, envelope="data")
 
@@ -43,6 +44,7 @@ class Catalog:
     def workflow_versions(
         workflow_id: str, user_id: str | None = None
     ) -> Call[list[WorkflowVersion]]:
+        """The workflow's released versions, and its draft."""
         where = path("/workflows/{w}/versions", w=workflow_id)
         params = {"userId": user_id}
         return Call("GET", where, list[WorkflowVersion], params=params, envelope="data")

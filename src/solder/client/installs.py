@@ -94,11 +94,13 @@ class Installs:
 
     @endpoint
     def list_installations(user_id: str | None = None) -> Call[list[Installation]]:
+        """Installations of the environment, or of one user."""
         params = {"userId": user_id}
         return Call("GET", "/installations", list[Installation], params=params, envelope="data")
 
     @endpoint
     def get_installation(installation_id: str) -> Call[Installation]:
+        """One installation: its answers, credentials, workflows and whether it runs."""
         where = path("/installations/{i}", i=installation_id)
         return Call("GET", where, Installation, envelope="data")
 

@@ -44,6 +44,7 @@ class Manage:
 
     @endpoint
     def get_settings() -> Call[Settings]:
+        """The environment's settings (the error webhook)."""
         return Call("GET", "/manage/settings", Settings, envelope="data")
 
     @endpoint

@@ -114,6 +114,7 @@ class Running:
     def iter_workflow_errors(
         workflow_id: str, user_id: str | None = None, *, page_size: int = 100
     ) -> Paged[WorkflowError]:
+        """Every failed execution of the workflow, ``page_size`` at a time."""
         return Paged(lambda n: _workflow_errors(workflow_id, user_id, n, page_size), page_size)
 
     @endpoint

@@ -85,6 +85,7 @@ class Users:
 
     @endpoint
     def delete_credential(user_id: str, credential_id: str) -> Call[bool]:
+        """Forget one of the user's credentials; returns ``True``."""
         where = path("/users/{u}/credentials/{c}", u=user_id, c=credential_id)
         return Call("DELETE", where, bool, envelope="success")
 
