@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx2
@@ -31,6 +31,11 @@ class Sandbox:
     """The same credential with its secret wrong: the app answers 401."""
     inputs: dict[str, dict[str, Any]]
     """Each action's input, by action key."""
+    events: dict[str, Callable[[], None]] = field(default_factory=dict)
+    """For each webhook trigger, by key: make the sandbox send that event to its hooks."""
+    oauth_client: tuple[str, str] | None = None
+    """The OAuth client (id, secret) the sandbox knows, for an app that signs its callbacks
+    with the client secret (Shopify): the server checks them with it."""
 
     def fault(self, status: int, headers: dict[str, str] | None = None) -> None:
         """The next call to the app answers ``status`` (with ``headers``)."""
@@ -74,7 +79,10 @@ def _bigcommerce() -> Iterator[Sandbox]:
             good={"storeHash": STORE_HASH, "accessToken": STORE_TOKEN},
             bad={"storeHash": STORE_HASH, "accessToken": "not-the-token"},
             inputs={"update_order_status": {"orderId": made.json()["id"], "status": "Shipped"}},
-        )
+            events={"order_created": lambda: _ok(httpx2.post(
+                f"{url}/stores/{STORE_HASH}/v2/orders", json=ORDER,
+                headers={"X-Auth-Token": STORE_TOKEN}))},
+        )  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -123,7 +131,30 @@ def _stripe() -> Iterator[Sandbox]:
                                      "amount": 500},
                 "finalize_invoice": {"invoice": invoice["id"]},
             },
+            events={
+                "customer_created": lambda: _ok(httpx2.post(
+                    f"{url}/v1/customers", data={"email": "hook@example.com"}, headers=auth)),
+                "invoice_paid": lambda: _stripe_pay(url, auth, customer["id"], decline=False),
+                "invoice_payment_failed": lambda: _stripe_pay(url, auth, customer["id"],
+                                                              decline=True),
+            },
         )  # fmt: skip
+
+
+def _ok(answer: httpx2.Response) -> httpx2.Response:
+    assert answer.is_success, answer.text
+    return answer
+
+
+def _stripe_pay(url: str, auth: dict[str, str], customer: str, *, decline: bool) -> None:
+    """An invoice of ``customer`` paid, or its payment declined."""
+    _ok(httpx2.post(f"{url}/_sandbox/settings", json={"decline_payments": decline}))
+    invoice = _ok(httpx2.post(f"{url}/v1/invoices", data={"customer": customer},
+                              headers=auth)).json()  # fmt: skip
+    item = {"customer": customer, "invoice": invoice["id"], "amount": 500}
+    _ok(httpx2.post(f"{url}/v1/invoiceitems", data=item, headers=auth))  # nothing owed: no charge
+    paid = httpx2.post(f"{url}/v1/invoices/{invoice['id']}/pay", headers=auth)
+    assert paid.status_code == (402 if decline else 200), paid.text
 
 
 HUBSPOT_TOKEN = "pat-na1-kit"
@@ -183,6 +214,8 @@ def _shopify() -> Iterator[Sandbox]:
             customer = admin.post("/customers.json", json={"customer": {"email": "k@example.com"}})
             product = admin.post("/products.json", json={"product": {"title": "Anvil"}})
         assert (order.status_code, customer.status_code, product.status_code) == (201, 201, 201)
+        admin_url, auth = f"{url}/admin/api/2025-07", {"X-Shopify-Access-Token": SHOP_TOKEN}
+        order_id = order.json()["order"]["id"]
         yield Sandbox(
             url=url,
             good={"shop": SHOP, "accessToken": SHOP_TOKEN},
@@ -195,6 +228,15 @@ def _shopify() -> Iterator[Sandbox]:
                                     "note": "conformance"},
                 "list_products": {},
             },
+            events={
+                "order_created": lambda: _ok(httpx2.post(f"{admin_url}/orders.json", headers=auth,
+                    json={"order": {"line_items": [{"title": "Hook", "price": "1.00"}]}})),
+                "order_updated": lambda: _ok(httpx2.put(f"{admin_url}/orders/{order_id}.json",
+                    headers=auth, json={"order": {"note": "hook"}})),
+                "customer_created": lambda: _ok(httpx2.post(f"{admin_url}/customers.json",
+                    headers=auth, json={"customer": {"email": "hook@example.com"}})),
+            },
+            oauth_client=("kit", "kit-secret"),
         )  # fmt: skip
 
 

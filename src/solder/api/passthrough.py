@@ -9,8 +9,8 @@ sent again, as app actions do.
 
 Rate limits are shared with the runs: while the app's 429 pause on this credential lasts, or
 when its turn under the app's declared rate is more than a moment away, the answer is 429 with
-``Retry-After`` and nothing is sent; a 429 from the provider with ``Retry-After`` pauses the
-credential's runs too.
+``Retry-After`` and nothing is sent; a 429 from the provider with ``Retry-After``, or an answer
+whose declared quota headers say nothing is left, pauses the credential's runs too.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from solder.api.schemas import PassthroughRequest
 from solder.apps import oauth, passthrough
 from solder.apps.base import App
 from solder.apps.http import retry_after_seconds
+from solder.engine import ratelimit
 from solder.engine.lifecycle import pause_credential_id, wait_turn
 from solder.errors import Conflict, NotAllowed, RateLimited, ReconnectNeeded
 from solder.runtime.services import Services
@@ -95,7 +96,9 @@ def passthrough_request(
         secrets += passthrough.secrets_of(app, credential)
         method, response = _send(services, app, credential, body)
     pause = retry_after_seconds(response.headers.get("retry-after"))
-    if response.status_code == 429 and pause:
+    if response.status_code != 429 or not pause:
+        pause = ratelimit.quota_spent(app, response.headers)  # the app's quota headers
+    if pause:
         pause_credential_id(services, row.id, pause)
     status, answer = passthrough.answer(response, sorted(set(secrets), key=len, reverse=True))
     log.info("passthrough %s to %s with credential %s: HTTP %s", method, app.key, row.id, status)

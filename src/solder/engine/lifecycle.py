@@ -14,14 +14,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import secrets
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import update
 
 from solder.apps import oauth
-from solder.apps.base import App, PollingTrigger, Subscription, WebhookTrigger
+from solder.apps.base import App, AppContext, PollingTrigger, Subscription, WebhookTrigger
 from solder.engine import ratelimit, schedule
 from solder.engine.definitions import (
     AppEventTrigger,
@@ -32,9 +34,12 @@ from solder.engine.definitions import (
 )
 from solder.errors import BadInput, RateLimited, ReconnectNeeded
 from solder.runtime.services import Services
+from solder.security.crypto import KeyRingError
 from solder.store import catalog, installs, runs, triggers
 from solder.store.tables import credentials
 from solder.store.types import utcnow
+
+log = logging.getLogger("solder.engine")
 
 
 def credential_for(
@@ -151,10 +156,50 @@ def subscribe(services: Services, install: Any, wf: WorkflowDef) -> dict[str, An
     if not isinstance(hook, WebhookTrigger):
         return {}
     ctx = services.app_context(app, credential_for(services, install, app.key))
-    secret = secrets.token_urlsafe(32)
     destination = f"{services.public_url}/hooks/{app.key}/{install.id}"
-    state = hook.subscribe(ctx, Subscription(install.id, destination, secret))
-    return {**seal(services, install.id, state), "secretHash": secret_hash(secret)}
+    return register(services, hook, ctx, install.id, destination)
+
+
+def register(
+    services: Services, hook: WebhookTrigger, ctx: AppContext, install_id: str, destination: str
+) -> dict[str, Any]:
+    """Subscribe ``destination`` with the app under a new secret; the state to keep, sealed."""
+    secret = secrets.token_urlsafe(32)
+    state = hook.subscribe(ctx, Subscription(install_id, destination, secret))
+    return {**seal(services, install_id, state), "secretHash": secret_hash(secret)}
+
+
+def authentic(
+    services: Services,
+    hook: WebhookTrigger,
+    headers: Mapping[str, str],
+    raw: bytes,
+    install_id: str,
+    state: dict[str, Any],
+    app: str | None = None,
+) -> bool:
+    """Whether a callback came from the app: the app's own check when it has one (a signature
+    over the raw body, given the state with its sealed secrets opened; or, for an app that
+    signs with the ISV's OAuth client secret, ``verify_app`` with the secret of ``app``'s
+    client in the settings), else the secret header given at subscription, compared by hash.
+    ``headers`` have lower-case names."""
+    if hook.verify_app is not None:
+        client = services.settings.oauth_clients.get(app or "")
+        if client is None:
+            log.warning("no OAuth client of %s to check a callback of %s", app, install_id)
+            return False
+        secret = client.client_secret.get_secret_value()
+        return bool(state) and hook.verify_app(headers, raw, secret)
+    if hook.verify is not None:
+        try:
+            opened = unsealed(services, install_id, state)
+        except KeyRingError as exc:  # sealed under a key no longer in the ring
+            log.warning("hook state of %s cannot be opened: %s", install_id, exc.message)
+            return False
+        return bool(state) and hook.verify(headers, raw, opened)
+    expected = state.get("secretHash", "")
+    given = headers.get(hook.secret_header.lower(), "")
+    return bool(expected) and hmac.compare_digest(expected, secret_hash(given))
 
 
 def unsubscribe(services: Services, install: Any) -> None:

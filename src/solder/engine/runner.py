@@ -215,6 +215,11 @@ class RunExecution:
             # a first claim (fence 1) cannot have results yet, unless it was held for a retry
             earlier = self.fence > 1 or self.resumed
             stored = runs.results_of(conn, [self.run_id])[self.run_id] if earlier else []
+        if run.fence != self.fence:
+            # taken by someone else while it waited here (in the queue, or held for a retry,
+            # through a stall longer than its lease): their run now; sending a step would
+            # repeat theirs, and our commits would be refused anyway
+            raise runs.LeaseLost(self.run_id)
         self.done = {r.block_id: r for r in stored}
         wf = released(run.version_id, run.definition)
         if self.fence > self.services.settings.engine.max_claims:
