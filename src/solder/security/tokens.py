@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import jwt
 
@@ -65,20 +66,33 @@ def mint_link_token(secret: bytes, link: LinkClaims, expires_at: datetime) -> st
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def read_link_token(secret: bytes, token: str) -> LinkClaims:
+def _decode(
+    secret: bytes, token: str, audience: str, require: list[str], expired: str, invalid: str
+) -> dict[str, Any]:
+    """The claims of a token we signed for ``audience``; ``Unauthorized`` with ``expired`` or
+    ``invalid`` as the message otherwise."""
     try:
-        claims = jwt.decode(
+        claims: dict[str, Any] = jwt.decode(
             token,
             secret,
             algorithms=["HS256"],
-            audience=LINK_AUDIENCE,
+            audience=audience,
             issuer=ISSUER,
-            options={"require": ["exp", "sub", "env", "jti", "integrationId"]},
+            options={"require": ["exp", "sub", "env", *require]},
         )
     except jwt.ExpiredSignatureError as exc:
-        raise Unauthorized("token: this install link has expired; ask for a new one") from exc
+        raise Unauthorized(expired) from exc
     except jwt.PyJWTError as exc:
-        raise Unauthorized("token: not a valid install link") from exc
+        raise Unauthorized(invalid) from exc
+    return claims
+
+
+def read_link_token(secret: bytes, token: str) -> LinkClaims:
+    claims = _decode(
+        secret, token, LINK_AUDIENCE, ["jti", "integrationId"],
+        "token: this install link has expired; ask for a new one",
+        "token: not a valid install link",
+    )  # fmt: skip
     return LinkClaims(
         link=str(claims["jti"]),
         user_id=str(claims["sub"]),
@@ -88,19 +102,7 @@ def read_link_token(secret: bytes, token: str) -> LinkClaims:
 
 
 def read_user_token(secret: bytes, token: str) -> UserClaims:
-    try:
-        claims = jwt.decode(
-            token,
-            secret,
-            algorithms=["HS256"],
-            audience=AUDIENCE,
-            issuer=ISSUER,
-            options={"require": ["exp", "sub", "env"]},
-        )
-    except jwt.ExpiredSignatureError as exc:
-        raise Unauthorized("user token expired") from exc
-    except jwt.PyJWTError as exc:
-        raise Unauthorized("invalid user token") from exc
+    claims = _decode(secret, token, AUDIENCE, [], "user token expired", "invalid user token")
     link = claims.get("link")
     return UserClaims(
         user_id=str(claims["sub"]),
