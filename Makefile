@@ -21,11 +21,12 @@ demo: install
 	$(BIN)/solder demo
 
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
 
 types: install
 	$(BIN)/mypy
+	$(BIN)/mypy examples/acme/server.py
 
 # The whole suite runs on the embedded SQLite store, then again on PostgreSQL.
 # SOLDER_TEST_POSTGRES_URL defaults to the machine's service; set it empty to skip that pass.

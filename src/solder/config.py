@@ -123,6 +123,9 @@ class Settings(BaseSettings):
         "inputs.connection, so passwords stay out of workflow definitions",
     )
     log_retention_days: int = Field(default=60, ge=1)
+    install_link_days: int = Field(
+        default=7, ge=1, le=90, description="how long a hosted install link lasts by default"
+    )
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="largest request body accepted (events too)"
     )

@@ -120,6 +120,11 @@ def run_demo(workdir: Path, examples: Path | None = None, database_url: str | No
     finally:
         procs.stop()
     print("demo finished: every step of the quick start worked", flush=True)
+    print(
+        "next: the example ISV app with the install modal, examples/acme/README.md "
+        "(serve Solder, then `.venv/bin/python examples/acme/server.py --solder-url URL`)",
+        flush=True,
+    )
     return 0
 
 

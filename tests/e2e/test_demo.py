@@ -23,6 +23,7 @@ def test_demo_walks_the_whole_quick_start(tmp_path: Path, database_url: str) -> 
     assert "signature verified=True" in text
     assert "is now 'Shipped'" in text
     assert "#1: 1 run(s) [succeeded], 0 errors; #2: 1 run(s) [succeeded], 0 errors" in text
-    assert lines[-1].startswith("demo finished")
+    assert lines[-2].startswith("demo finished")
+    assert "examples/acme/README.md" in lines[-1]  # where to go next
     # everything the demo started was stopped: nothing is left listening in its logs' names
     assert not list((tmp_path / "demo").glob("*.pid"))

@@ -16,6 +16,7 @@ from solder.api import (
     executions,
     headless,
     hooks,
+    links,
     manage,
     metadata,
     oauth,
@@ -60,7 +61,8 @@ def create_app(services: Services, *, workers: bool = True) -> FastAPI:
     errors.install(app)
     # slack_events' fixed /hooks/slack/events before hooks' /hooks/{app_key}/{install_id}
     app.include_router(slack_events.router)
-    routers = (users, workflows, headless, running, manage, hooks, executions, metadata, oauth)
+    routers = (users, workflows, headless, running, manage, hooks, executions, metadata, oauth,
+               links)  # fmt: skip
     for module in (*routers, passthrough):
         app.include_router(module.router)
 

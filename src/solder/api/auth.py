@@ -23,6 +23,7 @@ _cache: dict[str, tuple[str, float]] = {}
 class Caller:
     env: str
     user_id: str | None = None  # set when the caller is an end user holding a token
+    link: str | None = None  # the hosted install link the user's token came from
 
     def own_user(self, user_id: str) -> None:
         """A user token may only act on its own user."""
@@ -79,7 +80,7 @@ def caller(request: Request) -> Caller:
     token = request.headers.get("x-alloy-user-token")
     if token:
         claims = read_user_token(services.token_secret, token)
-        return Caller(env=claims.environment, user_id=claims.user_id)
+        return Caller(env=claims.environment, user_id=claims.user_id, link=claims.link)
     raise Unauthorized("Authorization: missing API key (send 'Authorization: Bearer <key>')")
 
 

@@ -21,7 +21,7 @@ from solder.errors import (
     SolderError,
 )
 from solder.runtime.services import Services
-from solder.store import catalog, installs, users
+from solder.store import catalog, installs, links, users
 from solder.store.types import iso
 
 router = APIRouter(tags=["installations"])
@@ -175,6 +175,9 @@ def complete(body: CompleteInstallation, who: AnyCaller, services: ServicesDep) 
         who.own_user(inst.user_id)
         if inst.status == "complete":
             raise Conflict("installationId: this installation is already complete")
+        link = links.get(conn, who.link) if who.link is not None else None
+        if link is not None and link.used_at is not None:  # checked again when marked used
+            raise Conflict("token: this install link was used already", field="token")
         cred_apps = {
             installs.get_credential(conn, who.env, inst.user_id, cid).app: cid
             for cid in inst.credential_ids
@@ -210,6 +213,8 @@ def complete(body: CompleteInstallation, who: AnyCaller, services: ServicesDep) 
             install_ids.append(installs.put_install(conn, values))
         form = [a.model_dump(by_alias=True) for a in body.data]
         installs.complete_installation(conn, inst.id, form)
+        if who.link is not None:  # a hosted install link installs once
+            links.use(conn, who.link, inst.id)
     try:
         for install_id in install_ids:
             lifecycle.activate(services, install_id, reason="installed")

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
-import jwt
 from fastapi import APIRouter, Query
 
 from solder.api.auth import AnyCaller, ServerCaller, ServicesDep
 from solder.api.schemas import NewUser, UserBatch, UserChanges
 from solder.engine import lifecycle
-from solder.security.tokens import mint_user_token
-from solder.store import catalog, installs, runs, users
-from solder.store.types import iso, utcnow
+from solder.security.tokens import LinkClaims, mint_link_token, mint_user_token
+from solder.store import catalog, installs, links, runs, users
+from solder.store.types import iso
 
 router = APIRouter(tags=["users"])
 
@@ -152,20 +151,21 @@ def delete_credential(
 
 @router.get("/users/{user_id}/integrations/{integration_id}/install-url")
 def install_url(
-    user_id: str, integration_id: str, who: ServerCaller, services: ServicesDep
-) -> dict[str, str]:
-    with services.reader.connect() as conn:
+    user_id: str,
+    integration_id: str,
+    who: ServerCaller,
+    services: ServicesDep,
+    expires_in_days: Annotated[int | None, Query(alias="expiresInDays", ge=1, le=90)] = None,
+) -> dict[str, str | None]:
+    """A hosted page that installs the integration for the user, once; see ``api/links.py``."""
+    days = expires_in_days or services.settings.install_link_days
+    with services.engine.begin() as conn:
         row = users.get(conn, who.env, user_id)
         integration = catalog.get_integration(conn, who.env, integration_id)
-    now = utcnow()
-    claims = {
-        "sub": row.id,
-        "env": who.env,
-        "iss": "solder",
-        "aud": "solder-install-link",
-        "integrationId": integration.id,
-        "iat": now,
-        "exp": now + timedelta(days=7),
+        link_id, expires = links.create(conn, who.env, row.id, integration.id, timedelta(days=days))
+    claims = LinkClaims(link_id, row.id, who.env, integration.id)
+    token = mint_link_token(services.token_secret, claims, expires)
+    return {
+        "url": f"{services.public_url}/install/{integration.id}?token={token}",
+        "expiresAt": iso(expires),
     }
-    token = jwt.encode(claims, services.token_secret, algorithm="HS256")
-    return {"url": f"{services.public_url}/install/{integration.id}?token={token}"}

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import jwt
 
@@ -15,13 +16,28 @@ ISSUER = "solder"
 AUDIENCE = "solder-user"
 
 
+LINK_AUDIENCE = "solder-install-link"
+
+
 @dataclass(frozen=True)
 class UserClaims:
     user_id: str
     environment: str
+    link: str | None = None
+    """The hosted install link the token was minted for, which its installation uses up."""
 
 
-def mint_user_token(secret: bytes, user_id: str, environment: str) -> str:
+@dataclass(frozen=True)
+class LinkClaims:
+    link: str
+    user_id: str
+    environment: str
+    integration_id: str
+
+
+def mint_user_token(
+    secret: bytes, user_id: str, environment: str, *, link: str | None = None
+) -> str:
     now = utcnow()
     claims = {
         "sub": user_id,
@@ -31,21 +47,65 @@ def mint_user_token(secret: bytes, user_id: str, environment: str) -> str:
         "iat": now,
         "exp": now + USER_TOKEN_TTL,
     }
+    if link is not None:
+        claims["link"] = link
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def read_user_token(secret: bytes, token: str) -> UserClaims:
+def mint_link_token(secret: bytes, link: LinkClaims, expires_at: datetime) -> str:
+    claims = {
+        "jti": link.link,
+        "sub": link.user_id,
+        "env": link.environment,
+        "integrationId": link.integration_id,
+        "iss": ISSUER,
+        "aud": LINK_AUDIENCE,
+        "iat": utcnow(),
+        "exp": expires_at,
+    }
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def _decode(
+    secret: bytes, token: str, audience: str, require: list[str], expired: str, invalid: str
+) -> dict[str, Any]:
+    """The claims of a token we signed for ``audience``; ``Unauthorized`` with ``expired`` or
+    ``invalid`` as the message otherwise."""
     try:
-        claims = jwt.decode(
+        claims: dict[str, Any] = jwt.decode(
             token,
             secret,
             algorithms=["HS256"],
-            audience=AUDIENCE,
+            audience=audience,
             issuer=ISSUER,
-            options={"require": ["exp", "sub", "env"]},
+            options={"require": ["exp", "sub", "env", *require]},
         )
     except jwt.ExpiredSignatureError as exc:
-        raise Unauthorized("user token expired") from exc
+        raise Unauthorized(expired) from exc
     except jwt.PyJWTError as exc:
-        raise Unauthorized("invalid user token") from exc
-    return UserClaims(user_id=str(claims["sub"]), environment=str(claims["env"]))
+        raise Unauthorized(invalid) from exc
+    return claims
+
+
+def read_link_token(secret: bytes, token: str) -> LinkClaims:
+    claims = _decode(
+        secret, token, LINK_AUDIENCE, ["jti", "integrationId"],
+        "token: this install link has expired; ask for a new one",
+        "token: not a valid install link",
+    )  # fmt: skip
+    return LinkClaims(
+        link=str(claims["jti"]),
+        user_id=str(claims["sub"]),
+        environment=str(claims["env"]),
+        integration_id=str(claims["integrationId"]),
+    )
+
+
+def read_user_token(secret: bytes, token: str) -> UserClaims:
+    claims = _decode(secret, token, AUDIENCE, [], "user token expired", "invalid user token")
+    link = claims.get("link")
+    return UserClaims(
+        user_id=str(claims["sub"]),
+        environment=str(claims["env"]),
+        link=str(link) if link is not None else None,
+    )

@@ -162,6 +162,19 @@ installations = Table(
     Index(None, "user_id"),
 )
 
+install_links = Table(
+    "install_links",
+    metadata,
+    _id(),  # the link token's ``jti``
+    Column("environment", ENV, nullable=False),
+    _fk("user_id", "users"),
+    _fk("integration_id", "integrations"),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("expires_at", UTCDateTime(), nullable=False),
+    Column("used_at", UTCDateTime()),
+    Column("installation_id", ID),
+)
+
 workflow_installs = Table(
     "workflow_installs",
     metadata,
