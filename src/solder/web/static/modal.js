@@ -118,6 +118,11 @@
       input = h("input", attrs);
     }
     if (value !== undefined && value !== null) input.value = String(value);
+    var clear = function () {
+      if (input.getAttribute("aria-invalid")) fieldError(input, "");
+    };
+    input.addEventListener("input", clear);
+    input.addEventListener("change", clear);
     input.dataset.want = value === undefined || value === null ? "" : String(value);
     return input;
   }
