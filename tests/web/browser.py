@@ -12,6 +12,7 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from starlette.applications import Starlette
@@ -67,6 +68,11 @@ def host_app(solder_url: str) -> Starlette:
 <script src="{src}"></script>
 <script>
 window.results = [];
+window.shown = false;  // did the modal ever show? (hide: true must not)
+new MutationObserver(() => {{
+  const mask = document.querySelector(".solder-mask");
+  if (mask && !mask.hidden) window.shown = true;
+}}).observe(document.body, {{subtree: true, childList: true, attributes: true}});
 window.remember = function (result) {{
   window.results.push(result);
   document.getElementById("result").textContent = JSON.stringify(result);
@@ -87,3 +93,18 @@ def shot(locator: object, name: str) -> None:
     """Write the step's screenshot into docs/img (the README shows them)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     locator.screenshot(path=str(SHOTS / f"{name}.png"))  # type: ignore[attr-defined]
+
+
+def install(page: Any, token: str, method: str = "install", **params: Any) -> Any:
+    """Call ``Alloy.<method>`` as an ISV's page does; the modal's frame."""
+    page.evaluate(
+        """(a) => { Alloy.setToken(a.token);
+                    Alloy[a.method](Object.assign(a.params, {callback: window.remember})); }""",
+        json.loads(json.dumps({"token": token, "method": method, "params": params})),
+    )
+    return page.frame_locator("iframe.solder-frame")
+
+
+def results(page: Any) -> list[Any]:
+    got: list[Any] = page.evaluate("window.results")
+    return got

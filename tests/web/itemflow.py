@@ -8,8 +8,10 @@ OAuth2 connection, an API-key form and two dropdowns: everything the modal does.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import yaml
@@ -20,7 +22,7 @@ from tests.flows import ok
 EVENT = "Item Requested"
 WORKFLOW = "When an item is requested, mark the order"
 
-INTEGRATION = {
+INTEGRATION: dict[str, Any] = {
     "integration": {"key": "items", "app": "oauth2_sandbox", "name": "Items"},
     "workflows": [
         {
@@ -67,15 +69,27 @@ class Items:
     token: str
 
 
-def push_items(api: httpx2.Client, directory: Path, username: str = "gregg") -> Items:
-    """Push and release "Items", make ``username`` and mint their token."""
+def release(api: httpx2.Client, directory: Path, integration: dict[str, Any]) -> None:
+    """Push ``integration`` (and the event) and release it: a new version when it changed."""
     directory.mkdir(parents=True, exist_ok=True)
     events = {"events": [{"name": EVENT, "body": {"orderId": "Number"}}]}
     (directory / "events.yaml").write_text(yaml.safe_dump(events))
-    (directory / "items.yaml").write_text(yaml.safe_dump(INTEGRATION))
+    (directory / "items.yaml").write_text(yaml.safe_dump(integration))
     root = str(api.base_url).rsplit("/2023-12", 1)[0]
     with httpx2.Client(base_url=root, headers=api.headers, timeout=30) as mgmt:
         push(mgmt, directory, release=True)
+
+
+def with_new_field(field: dict[str, Any]) -> dict[str, Any]:
+    """ "Items" with one more field on its last block: its next version."""
+    changed = copy.deepcopy(INTEGRATION)
+    changed["workflows"][0]["blocks"][-1]["fields"].append(field)
+    return changed
+
+
+def push_items(api: httpx2.Client, directory: Path, username: str = "gregg") -> Items:
+    """Push and release "Items", make ``username`` and mint their token."""
+    release(api, directory, INTEGRATION)
     integration = ok(api.get("/integrations/items"))["data"]
     user_id = ok(api.post("/users", json={"username": username}))["userId"]
     token = ok(api.get(f"/users/{user_id}/token"))["token"]

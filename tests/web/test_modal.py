@@ -6,8 +6,6 @@ for that user. Each step's screenshot lands in docs/img."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -22,48 +20,11 @@ from tests.api.test_oauth import Provider
 from tests.conftest import STORE_HASH, STORE_TOKEN, Server
 from tests.flows import ok, settled
 from tests.servers import run_asgi
-from tests.web.browser import host_app, launch, shot
+from tests.web.browser import host_app, install, results, shot
 from tests.web.itemflow import EVENT, Items
 
 pytestmark = pytest.mark.browser
 SHIPPED = "2"  # the sandbox store's status id for "Shipped"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    yield from launch()
-
-
-@pytest.fixture
-def host(server: Server) -> Iterator[str]:
-    with run_asgi(host_app(server.url)) as url:
-        yield url
-
-
-@pytest.fixture
-def page(browser: Any, host: str) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 900, "height": 760})
-    context.set_default_timeout(15_000)
-    tab = context.new_page()
-    tab.goto(host)
-    yield tab
-    context.close()
-
-
-def install(page: Any, token: str, **params: Any) -> Any:
-    """Call the SDK as an ISV's page does; the modal's frame."""
-    args = json.dumps({"token": token, "params": params})
-    page.evaluate(
-        """(a) => { Alloy.setToken(a.token);
-                    Alloy.install(Object.assign(a.params, {callback: window.remember})); }""",
-        json.loads(args),
-    )
-    return page.frame_locator("iframe.solder-frame")
-
-
-def results(page: Any) -> list[Any]:
-    got: list[Any] = page.evaluate("window.results")
-    return got
 
 
 def test_install_connects_both_apps_picks_live_values_and_the_workflow_runs(
