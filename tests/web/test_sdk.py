@@ -29,6 +29,13 @@ def connected(api: httpx2.Client, items: Items, provider: Provider) -> Items:
     return items
 
 
+def install_quietly(page: Any, items: Items) -> None:
+    """Install with everything connected and answered: no modal shows."""
+    install(page, items.token, integrationId=items.integration_id, hide=True,
+            preFilledValues=CHOSEN)  # fmt: skip
+    page.wait_for_function("window.results.length === 1")
+
+
 def answers(api: httpx2.Client, items: Items) -> dict[str, Any]:
     """The values the user's installed copy holds, by field name."""
     (row,) = ok(api.get("/installations", params={"userId": items.user_id}))["data"][-1:]
@@ -38,9 +45,7 @@ def answers(api: httpx2.Client, items: Items) -> dict[str, Any]:
 def test_hide_installs_without_showing_anything_when_nothing_needs_asking(
     api: httpx2.Client, connected: Items, page: Any
 ) -> None:
-    install(page, connected.token, integrationId=connected.integration_id, hide=True,
-            preFilledValues=CHOSEN)  # fmt: skip
-    page.wait_for_function("window.results.length === 1")
+    install_quietly(page, connected)
     assert results(page) == [{"success": True, "workflowIds": [connected.workflow_id]}]
     assert page.evaluate("window.shown") is False
     assert answers(api, connected) == {**CHOSEN, "note": "from the modal"}
@@ -57,9 +62,7 @@ def test_hide_shows_the_modal_when_a_field_has_no_answer(connected: Items, page:
 def test_edit_starts_from_the_users_answers_and_changes_them(
     api: httpx2.Client, connected: Items, page: Any
 ) -> None:
-    install(page, connected.token, integrationId=connected.integration_id, hide=True,
-            preFilledValues=CHOSEN)  # fmt: skip
-    page.wait_for_function("window.results.length === 1")
+    install_quietly(page, connected)
     modal = install(page, connected.token, "edit", integrationId=connected.integration_id)
     item = modal.get_by_label("Which item")
     modal.get_by_role("option", name="chisel").wait_for(state="attached")
@@ -76,9 +79,7 @@ def test_edit_starts_from_the_users_answers_and_changes_them(
 def test_update_moves_to_the_newest_version_carrying_answers_over(
     api: httpx2.Client, connected: Items, page: Any, tmp_path: Path
 ) -> None:
-    install(page, connected.token, integrationId=connected.integration_id, hide=True,
-            preFilledValues=CHOSEN)  # fmt: skip
-    page.wait_for_function("window.results.length === 1")
+    install_quietly(page, connected)
     new = {"name": "priority", "displayName": "Priority", "type": "number", "required": True}
     release(api, tmp_path / "v2", with_new_field(new))
     wf = ok(api.get(f"/workflows/{connected.workflow_id}", params={"userId": connected.user_id}))
@@ -117,9 +118,7 @@ def test_authenticate_connects_one_app_and_returns_its_credential(
 def test_user_token_calls_list_and_switch_the_users_workflows(
     server: Server, connected: Items, page: Any
 ) -> None:
-    install(page, connected.token, integrationId=connected.integration_id, hide=True,
-            preFilledValues=CHOSEN)  # fmt: skip
-    page.wait_for_function("window.results.length === 1")
+    install_quietly(page, connected)
     got = page.evaluate(
         """async (wf) => {
              const out = {};
