@@ -63,7 +63,7 @@ def host_app(solder_url: str) -> Starlette:
         src = html.escape(f"{solder_url}/sdk/solder.js")
         return HTMLResponse(f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>AcmeCo</title></head><body style="font-family: sans-serif">
-<h1>AcmeCo: integrations</h1><p>Connect your tools.</p>
+<h1>AcmeCo: integrations</h1><p>Connect your tools. What the SDK called back with:</p>
 <pre id="result"></pre>
 <script src="{src}"></script>
 <script>

@@ -131,3 +131,41 @@ def test_an_expired_token_shows_a_message_even_when_hidden(
     page.locator(".solder-mask").wait_for(state="visible")  # shown although hide was asked
     assert modal.get_by_text("open it again from the app you came from").is_visible()
     shot(page.locator("iframe.solder-frame"), "modal-5-expired")
+
+
+def test_a_refused_consent_is_said_and_the_user_can_try_again(
+    items: Items, provider: Provider, page: Any
+) -> None:
+    modal = install(page, items.token, integrationId=items.integration_id)
+    card = modal.get_by_role("region", name="OAuth2 sandbox")
+    provider.book.deny = True
+    with page.expect_popup() as popup:
+        card.get_by_role("button", name="Connect OAuth2 sandbox").click()
+    popup.value.wait_for_event("close")
+    modal.get_by_role("alert").get_by_text("OAuth2 sandbox was not connected").wait_for()
+    assert "access_denied" in (modal.get_by_role("alert").text_content() or "")
+    provider.book.deny = False
+    with page.expect_popup() as popup:
+        card.get_by_role("button", name="Connect OAuth2 sandbox").click()
+    popup.value.wait_for_event("close")
+    card.get_by_text("Connected").wait_for()
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 800), (375, 667)])
+def test_the_modal_fits_its_frame_or_the_phone_and_escape_closes_it(
+    items: Items, page: Any, width: int, height: int
+) -> None:
+    page.set_viewport_size({"width": width, "height": height})
+    modal = install(page, items.token, integrationId=items.integration_id)
+    field = modal.get_by_label("Store hash")
+    field.wait_for()
+    box = page.locator("iframe.solder-frame").bounding_box()
+    expected = (400, 659) if width > 420 else (width, height)
+    assert (round(box["width"]), round(box["height"])) == expected
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert modal.locator("html").evaluate("(el) => el.scrollWidth") <= expected[0]
+    if width <= 420:
+        shot(page.locator("iframe.solder-frame"), "modal-7-phone")
+    field.press("Escape")  # typed inside the frame: the page passes it on
+    page.wait_for_function("window.results.length === 1")
+    assert results(page) == [{"success": False}]

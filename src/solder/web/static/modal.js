@@ -224,10 +224,25 @@
         return;
       }
       say("Sign in to " + app.name + " in the new window…");
+      var finished = false;
+      // a popup closed without an answer (the user gave up): say so, after letting a
+      // message the callback page posted just before closing arrive
+      var watch = setInterval(function () {
+        if (!popup.closed) return;
+        clearInterval(watch);
+        setTimeout(function () {
+          if (finished) return;
+          window.removeEventListener("message", onMessage);
+          say("");
+          fail("The sign-in window was closed before " + app.name + " was connected.");
+        }, 1000);
+      }, 300);
       function onMessage(event) {
         var m = event.data || {};
         if (event.origin !== window.location.origin || event.source !== popup) return;
         if (m.type !== "solder:oauth") return;
+        finished = true;
+        clearInterval(watch);
         window.removeEventListener("message", onMessage);
         if (m.credentialId && m.app === app.app) {
           say(app.name + " is connected.");
@@ -422,6 +437,10 @@
 
   document.getElementById("close").addEventListener("click", function () {
     post({ closeModal: true, success: false });
+  });
+  // keys pressed inside the frame never reach the ISV's page: Escape is passed on here
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape") post({ closeModal: true, success: false });
   });
 
   if (plan.error) {
