@@ -144,3 +144,15 @@ def test_user_token_calls_list_and_switch_the_users_workflows(
     assert got["on"] == {"activated": True}
     assert got["fresh"] == "no token set"  # a new client has no token yet
     assert got["missing"] == "workflowId: required"
+
+
+def test_the_es_module_points_at_the_server_it_came_from(server: Server, page: Any) -> None:
+    got = page.evaluate(
+        """async (url) => {
+             const m = await import(url + "/sdk/solder.mjs");
+             const other = m.default({baseUrl: "http://127.0.0.1:9/x"});
+             return [m.default.getBaseUrl(), typeof m.createClient, other.getBaseUrl()];
+           }""",
+        server.url,
+    )
+    assert got == [server.url, "function", "http://127.0.0.1:9"]

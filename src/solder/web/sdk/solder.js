@@ -15,7 +15,7 @@
   var Alloy = factory(root);
   if (typeof module === "object" && module && module.exports) module.exports = Alloy;
   if (root) root.Alloy = Alloy;
-})(typeof self !== "undefined" ? self : undefined, function (root) {
+})(typeof self !== "undefined" ? self : typeof globalThis !== "undefined" ? globalThis : undefined, function (root) {
   "use strict";
 
   var STYLE_ID = "solder-modal-style";

@@ -339,6 +339,9 @@
     });
     var text = plan.operation === "install" ? "Install" : "Save";
     var submit = h("button", { type: "submit", class: "primary", text: text });
+    if (!rows.length) {
+      rows.push(h("p", { class: "message", text: "Everything is ready. Nothing else to set up." }));
+    }
     var form = h("form", { novalidate: true, "aria-label": "Settings" }, rows.concat([submit]));
     form.addEventListener("submit", function (event) {
       event.preventDefault();
@@ -394,7 +397,8 @@
     }).then(function (r) {
       say("");
       var ids = r.workflowIds || plan.workflowIds;
-      setStep("Done", [h("p", { class: "ok", text: "✓ Installed. You can close this window." })]);
+      var done = plan.operation === "install" ? "✓ Installed." : "✓ Saved.";
+      setStep("Done", [h("p", { class: "ok", text: done + " You can close this window." })]);
       post({ workflowCreated: true, workflowIds: ids });
     });
   }
@@ -420,7 +424,7 @@
       });
       if (plan.hide && !asking && plan.operation !== "edit") return complete(started, silent);
       show();
-      if (!started.data.length) return complete(started, []);
+      // nothing to ask: the form is only the Install button, so the user still decides
       fieldsStep(started.data, "Step 2 of 3: settings", function (pairs) {
         return complete(started, pairs);
       });
