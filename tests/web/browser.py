@@ -75,7 +75,8 @@ new MutationObserver(() => {{
 }}).observe(document.body, {{subtree: true, childList: true, attributes: true}});
 window.remember = function (result) {{
   window.results.push(result);
-  document.getElementById("result").textContent = JSON.stringify(result);
+  const ids = result.workflowIds ? `, ${{result.workflowIds.length}} workflow(s) installed` : "";
+  document.getElementById("result").textContent = `success: ${{result.success}}${{ids}}`;
 }};
 </script></body></html>""")
 
