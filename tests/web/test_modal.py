@@ -41,6 +41,8 @@ def test_install_connects_both_apps_picks_live_values_and_the_workflow_runs(
     oauth_card = modal.get_by_role("region", name="OAuth2 sandbox")
     bigcommerce.get_by_label("Store hash").wait_for()
     shot(frame, "modal-1-connect")
+    assert page.get_by_role("dialog", name="Install integration").is_visible()
+    assert page.locator("h1").evaluate("(el) => el.closest('[inert]') !== null")  # page behind
 
     # the OAuth2 app: the popup goes through the provider's consent and closes itself
     with page.expect_popup() as popup:
@@ -82,6 +84,7 @@ def test_install_connects_both_apps_picks_live_values_and_the_workflow_runs(
     page.wait_for_function("window.results.length === 1")
     assert results(page) == [{"success": True, "workflowIds": [items.workflow_id]}]
     assert page.locator(".solder-mask").count() == 0  # the SDK closed the modal
+    assert page.locator("[inert]").count() == 0  # and gave the page back
     shot(page.locator("body"), "modal-4-host-page")
 
     # the user's copy is active with the chosen values, and an event runs it

@@ -105,6 +105,9 @@
       root.removeEventListener("message", open.onMessage);
       root.document.removeEventListener("keydown", open.onKey);
       open.mask.remove();
+      open.inerted.forEach(function (node) {
+        node.inert = false;
+      });
       if (open.returnFocus && open.returnFocus.focus) open.returnFocus.focus();
       if (typeof open.callback === "function") open.callback(result);
     }
@@ -132,12 +135,16 @@
       var mask = doc.createElement("div");
       mask.className = "solder-mask";
       mask.hidden = !!hidden;
+      mask.setAttribute("role", "dialog");
+      mask.setAttribute("aria-modal", "true");
+      mask.setAttribute("aria-label", query.title || "Install integration");
       var frame = doc.createElement("iframe");
       frame.className = "solder-frame";
       frame.title = "Install integration";
       frame.src = state.base + path + "?" + params.toString();
       mask.appendChild(frame);
       var open = {
+        inerted: [],
         mask: mask,
         frame: frame,
         callback: callback,
@@ -158,15 +165,27 @@
       doc.addEventListener("keydown", open.onKey);
       doc.body.appendChild(mask);
       state.open = open;
-      if (!hidden) frame.focus();
+      if (!hidden) reveal(open);
+    }
+
+    /* Shows the modal; the rest of the page is inert meanwhile (keyboard and screen readers
+     * stay in the dialog), restored as it was on close. */
+    function reveal(open) {
+      open.mask.hidden = false;
+      Array.prototype.forEach.call(root.document.body.children, function (node) {
+        if (node !== open.mask && !node.inert) {
+          node.inert = true;
+          open.inerted.push(node);
+        }
+      });
+      open.frame.focus();
     }
 
     function handle(msg) {
       var open = state.open;
       if (!open || typeof msg !== "object") return;
       if (msg.showModal) {
-        open.mask.hidden = false;
-        open.frame.focus();
+        if (open.mask.hidden) reveal(open);
       } else if (msg.workflowCreated) {
         close({ success: true, workflowIds: msg.workflowIds || [] });
       } else if (msg.credentialId || msg.connectionId) {
