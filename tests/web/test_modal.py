@@ -172,3 +172,31 @@ def test_the_modal_fits_its_frame_or_the_phone_and_escape_closes_it(
     field.press("Escape")  # typed inside the frame: the page passes it on
     page.wait_for_function("window.results.length === 1")
     assert results(page) == [{"success": False}]
+
+
+def test_the_modal_posts_only_to_the_origin_it_was_opened_for(
+    server: Server, items: Items, page: Any, host: str
+) -> None:
+    """Framed by a page of another origin than the one it was told, the modal's messages
+    never reach that page; framed by the right one, they do."""
+    got = page.evaluate(
+        """async (a) => {
+             const seen = [];
+             window.addEventListener("message", (e) => {
+               if (e.origin === a.solder) seen.push(e.data);
+             });
+             const frame = (origin) => new Promise((done) => {
+               const f = document.createElement("iframe");
+               f.onload = () => done();
+               f.src = a.solder + "/forge-install?token=expired&origin=" + origin;
+               document.body.appendChild(f);
+             });
+             await frame("http://127.0.0.1:1");
+             const before = seen.length;
+             await frame(a.host);
+             while (seen.length === before) await new Promise((r) => setTimeout(r, 20));
+             return {before, seen};
+           }""",
+        {"solder": server.url, "host": host},
+    )
+    assert got == {"before": 0, "seen": [{"showModal": True}]}
