@@ -109,3 +109,9 @@ def install(page: Any, token: str, method: str = "install", **params: Any) -> An
 def results(page: Any) -> list[Any]:
     got: list[Any] = page.evaluate("window.results")
     return got
+
+
+def closed(popup: Any) -> None:
+    """Wait until a popup has closed itself (it may have done so already)."""
+    if not popup.is_closed():
+        popup.wait_for_event("close")

@@ -36,7 +36,7 @@ def host(server: Server) -> Iterator[str]:
 @pytest.fixture
 def page(browser: Any, host: str) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 900, "height": 760})
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(30_000)  # a loaded 2-core machine
     tab = context.new_page()
     tab.goto(host)
     yield tab

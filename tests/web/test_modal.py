@@ -20,7 +20,7 @@ from tests.api.test_oauth import Provider
 from tests.conftest import STORE_HASH, STORE_TOKEN, Server
 from tests.flows import ok, settled
 from tests.servers import run_asgi
-from tests.web.browser import host_app, install, results, shot
+from tests.web.browser import closed, host_app, install, results, shot
 from tests.web.itemflow import EVENT, Items
 
 pytestmark = pytest.mark.browser
@@ -47,7 +47,7 @@ def test_install_connects_both_apps_picks_live_values_and_the_workflow_runs(
     # the OAuth2 app: the popup goes through the provider's consent and closes itself
     with page.expect_popup() as popup:
         oauth_card.get_by_role("button", name="Connect OAuth2 sandbox").click()
-    popup.value.wait_for_event("close")
+    closed(popup.value)
     oauth_card.get_by_text("Connected").wait_for()
 
     # the API-key app: a credential the store refuses is named, the right one connects
@@ -144,13 +144,13 @@ def test_a_refused_consent_is_said_and_the_user_can_try_again(
     provider.book.deny = True
     with page.expect_popup() as popup:
         card.get_by_role("button", name="Connect OAuth2 sandbox").click()
-    popup.value.wait_for_event("close")
+    closed(popup.value)
     modal.get_by_role("alert").get_by_text("OAuth2 sandbox was not connected").wait_for()
     assert "access_denied" in (modal.get_by_role("alert").text_content() or "")
     provider.book.deny = False
     with page.expect_popup() as popup:
         card.get_by_role("button", name="Connect OAuth2 sandbox").click()
-    popup.value.wait_for_event("close")
+    closed(popup.value)
     card.get_by_text("Connected").wait_for()
 
 
