@@ -14,7 +14,7 @@ from typing import Any
 import httpx2
 import yaml
 
-from solder.client import install_headless, push
+from solder.push import install_headless, push
 from tests.flows import ok, runs_of, wait_until
 
 EVENT = "Go"

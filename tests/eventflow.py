@@ -15,7 +15,7 @@ from typing import Any
 import httpx2
 import yaml
 
-from solder.client import install_headless, push
+from solder.push import install_headless, push
 from tests.flows import ok
 
 EVENT = "Parcel Shipped"

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx2
 
-from solder.client import install_headless, push
+from solder.push import install_headless, push
 from tests.conftest import STORE_HASH, STORE_TOKEN
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "quickstart"

@@ -158,7 +158,8 @@ def push(path: Path, release: bool) -> None:
     """Send integration and event files to the server at SOLDER_URL with SOLDER_API_KEY."""
     import httpx2
 
-    from solder.client import push as do_push
+    from solder.client import ConnectionFailed
+    from solder.push import push as do_push
 
     url = os.environ.get("SOLDER_URL", "http://127.0.0.1:8000")
     key = os.environ.get("SOLDER_API_KEY")
@@ -171,8 +172,8 @@ def push(path: Path, release: bool) -> None:
         except SolderError as exc:
             click.echo(f"error: {exc.message}", err=True)
             sys.exit(1)
-        except httpx2.TransportError as exc:
-            click.echo(f"error: cannot reach {url}: {exc}", err=True)
+        except ConnectionFailed as exc:
+            click.echo(f"error: cannot reach {url}: {exc.message}", err=True)
             sys.exit(1)
     for line in report.lines:
         click.echo(line)

@@ -22,12 +22,12 @@ from typing import Any
 
 import httpx2
 
-from solder.client import install_headless
+from solder.client import Solder, SolderAPIError
 from solder.errors import SolderError
 
 STORE_HASH = "acme-demo"
 STORE_TOKEN = "demo-store-token"  # noqa: S105 - the sandbox store's made-up token
-API = "/2023-12"
+API = "2023-12"
 
 
 class DemoFailed(Exception):
@@ -108,7 +108,13 @@ def run_demo(workdir: Path, examples: Path | None = None, database_url: str | No
     procs = Processes(workdir)
     try:
         scenario(procs, workdir, examples.resolve(), database_url)
-    except (DemoFailed, SolderError, httpx2.HTTPError, subprocess.CalledProcessError) as exc:
+    except (
+        DemoFailed,
+        SolderError,
+        SolderAPIError,
+        httpx2.HTTPError,
+        subprocess.CalledProcessError,
+    ) as exc:
         print(f"demo failed: {exc}; logs are in {workdir}", file=sys.stderr)
         return 1
     finally:
@@ -191,24 +197,24 @@ def scenario(procs: Processes, workdir: Path, examples: Path, database_url: str 
             f"{sum('released v' in line for line in out.stdout.splitlines())} workflows released"
         )
 
-    auth = {"Authorization": f"bearer {key}", "Accept": "application/json"}
-    with httpx2.Client(base_url=solder_url + API, headers=auth, timeout=30) as api:
+    with Solder(solder_url, key, version=API) as api:
         walk_guide(api, store_url, receiver_url)
 
 
-def walk_guide(api: httpx2.Client, store_url: str, receiver_url: str) -> None:
+def walk_guide(api: Solder, store_url: str, receiver_url: str) -> None:
+    """Steps 4 to 10 through the Python client (``solder.client``), as an ISV's backend would."""
     with step(4, "create user gregg (POST /users)") as d:
-        user_id = ok(api.post("/users", json={"username": "gregg"}))["userId"]
+        user_id = api.create_user("gregg")
         d.append(f"userId {user_id}")
 
     with step(5, "list integrations (GET /integrations?userId=...)") as d:
-        integrations = ok(api.get("/integrations", params={"userId": user_id}))["data"]
-        bc = next(i for i in integrations if i["app"] == "BigCommerce")
-        flows = {w["name"]: w["workflowId"] for w in bc["workflows"]}
-        d.append(f"{bc['app']} with {len(flows)} workflows, installed={bc['installed']}")
+        integrations = api.list_integrations(user_id)
+        bc = next(i for i in integrations if i.app == "BigCommerce")
+        flows = {w.name: w.workflow_id for w in bc.workflows}
+        d.append(f"{bc.app} with {len(flows)} workflows, installed={bc.installed}")
 
-    with step(6, "mint a user token (GET /user/{userId}/token)") as d:
-        token = ok(api.get(f"/user/{user_id}/token"))["token"]
+    with step(6, "mint a user token (GET /users/{userId}/token)") as d:
+        token = api.user_token(user_id)
         d.append(f"JWT of {len(token)} characters, valid one hour")
 
     with step(7, "install both workflows headlessly") as d:
@@ -216,12 +222,12 @@ def walk_guide(api: httpx2.Client, store_url: str, receiver_url: str) -> None:
             "type": "bigcommerce",
             "data": {"storeHash": STORE_HASH, "accessToken": STORE_TOKEN},
         }
-        installed = install_headless(
-            api, user_id, bc["integrationId"], [credential],
-            lambda _block, _field: f"{receiver_url}/acmeco/orders",
+        installed = api.install(
+            user_id, bc.integration_id, lambda _block, _field: f"{receiver_url}/acmeco/orders",
+            credentials=[credential],
         )  # fmt: skip
-        listed = ok(api.get("/integrations", params={"userId": user_id}))["data"]
-        active = sum(w["active"] for i in listed for w in i["workflows"])
+        listed = api.list_integrations(user_id)
+        active = sum(w.active for i in listed for w in i.workflows)
         d.append(f"installation {installed.installation_id}, {active} workflows active")
 
     store = httpx2.Client(
@@ -276,13 +282,10 @@ def place_order(store: httpx2.Client, receiver_url: str) -> int:
     return int(order["id"])
 
 
-def update_fulfillment(
-    api: httpx2.Client, store: httpx2.Client, user_id: str, order_id: int
-) -> None:
+def update_fulfillment(api: Solder, store: httpx2.Client, user_id: str, order_id: int) -> None:
     with step(9, "fire Fulfillment Updated (POST /run/event); the order's status changes") as d:
         data = {"orderId": str(order_id), "status": "FULFILLED"}
-        body = {"event": "Fulfillment Updated", "userId": user_id, "data": data}
-        ok(api.post("/run/event", json=body))
+        api.run_event("Fulfillment Updated", user_id, data)  # retried safely: idempotency key
 
         def shipped() -> Any:
             now = ok(store.get(f"/v2/orders/{order_id}"))
@@ -292,15 +295,14 @@ def update_fulfillment(
         d.append(f"order {order_id} is now {now['status']!r} (status_id {now['status_id']})")
 
 
-def show_logs(api: httpx2.Client, user_id: str, flows: dict[str, str]) -> None:
+def show_logs(api: Solder, user_id: str, flows: dict[str, str]) -> None:
     with step(10, "read the logs and errors of both workflows") as d:
         parts = []
         for n, (name, workflow_id) in enumerate(flows.items(), start=1):
-            query = {"userId": user_id}
-            logs = ok(api.get(f"/workflows/{workflow_id}/logs", params=query))["data"]
-            errors = ok(api.get(f"/workflows/{workflow_id}/errors"))["data"]
-            states = ",".join(e["status"] for e in logs)
+            logs = list(api.iter_workflow_logs(workflow_id, user_id))
+            errors = list(api.iter_workflow_errors(workflow_id))
+            states = ",".join(e.status for e in logs)
             parts.append(f"#{n}: {len(logs)} run(s) [{states}], {len(errors)} errors")
-            if any(e["status"] != "succeeded" for e in logs) or errors:
+            if any(e.status != "succeeded" for e in logs) or errors:
                 raise DemoFailed(f"workflow {name!r} has failed runs: {errors}")
         d.append("; ".join(parts))

@@ -17,7 +17,7 @@ import httpx2
 import pytest
 from sqlalchemy import inspect
 
-from solder.client import install_headless
+from solder.push import install_headless
 from solder.sandbox.bigcommerce import StoreState
 from tests.apps.kits import ORDER
 from tests.conftest import STORE_HASH, Server

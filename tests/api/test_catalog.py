@@ -12,7 +12,7 @@ import httpx2
 import pytest
 import yaml
 
-from solder.client import push
+from solder.push import push
 from tests.conftest import STORE_HASH, STORE_TOKEN
 from tests.flows import (
     EXAMPLES,

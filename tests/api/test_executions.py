@@ -13,8 +13,8 @@ from typing import Any
 import httpx2
 import pytest
 
-from solder.client import push
 from solder.config import EgressSettings, EngineSettings, Settings
+from solder.push import push
 from solder.store import runs
 from tests.conftest import Server
 from tests.eventflow import Installed, StreamBlock, fire, install_flow, write_flow

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx2
@@ -31,6 +31,8 @@ class Sandbox:
     """The same credential with its secret wrong: the app answers 401."""
     inputs: dict[str, dict[str, Any]]
     """Each action's input, by action key."""
+    events: dict[str, Callable[[], None]] = field(default_factory=dict)
+    """For each webhook trigger, by key: make the sandbox send that event to its hooks."""
 
     def fault(self, status: int, headers: dict[str, str] | None = None) -> None:
         """The next call to the app answers ``status`` (with ``headers``)."""
@@ -74,7 +76,10 @@ def _bigcommerce() -> Iterator[Sandbox]:
             good={"storeHash": STORE_HASH, "accessToken": STORE_TOKEN},
             bad={"storeHash": STORE_HASH, "accessToken": "not-the-token"},
             inputs={"update_order_status": {"orderId": made.json()["id"], "status": "Shipped"}},
-        )
+            events={"order_created": lambda: _ok(httpx2.post(
+                f"{url}/stores/{STORE_HASH}/v2/orders", json=ORDER,
+                headers={"X-Auth-Token": STORE_TOKEN}))},
+        )  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -123,7 +128,30 @@ def _stripe() -> Iterator[Sandbox]:
                                      "amount": 500},
                 "finalize_invoice": {"invoice": invoice["id"]},
             },
+            events={
+                "customer_created": lambda: _ok(httpx2.post(
+                    f"{url}/v1/customers", data={"email": "hook@example.com"}, headers=auth)),
+                "invoice_paid": lambda: _stripe_pay(url, auth, customer["id"], decline=False),
+                "invoice_payment_failed": lambda: _stripe_pay(url, auth, customer["id"],
+                                                              decline=True),
+            },
         )  # fmt: skip
+
+
+def _ok(answer: httpx2.Response) -> httpx2.Response:
+    assert answer.is_success, answer.text
+    return answer
+
+
+def _stripe_pay(url: str, auth: dict[str, str], customer: str, *, decline: bool) -> None:
+    """An invoice of ``customer`` paid, or its payment declined."""
+    _ok(httpx2.post(f"{url}/_sandbox/settings", json={"decline_payments": decline}))
+    invoice = _ok(httpx2.post(f"{url}/v1/invoices", data={"customer": customer},
+                              headers=auth)).json()  # fmt: skip
+    item = {"customer": customer, "invoice": invoice["id"], "amount": 500}
+    _ok(httpx2.post(f"{url}/v1/invoiceitems", data=item, headers=auth))  # nothing owed: no charge
+    paid = httpx2.post(f"{url}/v1/invoices/{invoice['id']}/pay", headers=auth)
+    assert paid.status_code == (402 if decline else 200), paid.text
 
 
 HUBSPOT_TOKEN = "pat-na1-kit"

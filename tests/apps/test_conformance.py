@@ -4,22 +4,32 @@ For each app: its declaration has no problem and its samples fit its output mode
 action runs against the sandbox and its output fits; the credential test accepts a good
 credential and refuses a bad one; every dropdown loads; and the app's answers map to the
 error kinds the engine acts on: 401 -> ReconnectNeeded, 429 (with Retry-After) and 5xx ->
-RetryableError, another 4xx -> FatalError. A new app fails here until it has a kit
-(``tests/apps/kits.py``).
+RetryableError, another 4xx -> FatalError; and each webhook trigger, subscribed with the
+sandbox, gets callbacks that the server's own check accepts, while the same callback with its
+signature or secret header wrong or missing, or (for an app that signs bodies) with its body
+changed, is refused. A new app fails here until it has a kit (``tests/apps/kits.py``).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import httpx2
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
-from solder.apps.base import App, AppContext
+from solder.apps.base import App, AppContext, WebhookTrigger
 from solder.apps.registry import APPS, BUILT_IN
 from solder.apps.sdk import Option
+from solder.engine import lifecycle
 from solder.errors import FatalError, ReconnectNeeded, RetryableError
+from solder.runtime.services import Services
 from tests.apps.kits import KITS, Sandbox
+from tests.servers import run_asgi
 
 BUILT_IN_KEYS = [c.key for c in BUILT_IN]
 
@@ -122,3 +132,75 @@ def test_answers_map_to_the_error_kinds_the_engine_acts_on(
             assert not isinstance(info.value, ReconnectNeeded | RetryableError), name
         if retry_after is not None:
             assert getattr(info.value, "retry_after", None) == retry_after, name
+
+
+APP_WIDE = {
+    ("slack", "message_posted"): "Slack sends every workspace's events to one request URL, "
+    "checked with the app's signing secret by api/slack_events.py (tests/api/test_slack_events.py)",
+}
+"""Webhook triggers whose callbacks do not come per subscription, and where they are checked."""
+
+
+class Callbacks:
+    """A receiver standing in for Solder's hook URL: it keeps each callback's headers and body."""
+
+    def __init__(self) -> None:
+        self.got: list[tuple[dict[str, str], bytes]] = []
+        self.arrived = threading.Event()
+
+    async def receive(self, request: Request) -> JSONResponse:
+        self.got.append(({k.lower(): v for k, v in request.headers.items()}, await request.body()))
+        self.arrived.set()
+        return JSONResponse({"received": True})
+
+
+def test_webhook_callbacks_pass_the_servers_check_and_forged_ones_do_not(
+    app: App, sandbox: Sandbox, http: httpx2.Client, services: Services
+) -> None:
+    hooks = {k: t for k, t in app.triggers.items() if isinstance(t, WebhookTrigger)}
+    hooks = {k: t for k, t in hooks.items() if (app.key, k) not in APP_WIDE}
+    if not hooks:
+        pytest.skip(f"{app.key} has no webhook trigger with callbacks per subscription")
+    assert set(sandbox.events) == set(hooks), "the kit makes the sandbox send every event"
+    ctx = context(http, sandbox, sandbox.good)
+    for key, hook in hooks.items():
+        callbacks = Callbacks()
+        receiver = Starlette(routes=[Route("/hook", callbacks.receive, methods=["POST"])])
+        with run_asgi(receiver) as url:
+            state = lifecycle.register(services, hook, ctx, "kit-install", f"{url}/hook")
+            sandbox.events[key]()
+            assert callbacks.arrived.wait(10), f"{key}: the sandbox sent no callback"
+            hook.unsubscribe(ctx, state)
+            # another installation's subscription, to show its state refuses this callback
+            other = lifecycle.register(services, hook, ctx, "kit-other", f"{url}/elsewhere")
+            hook.unsubscribe(ctx, other)
+        headers, body = callbacks.got[0]
+        check_forgeries(services, key, hook, headers, body, state, other)
+
+
+def check_forgeries(
+    services: Services,
+    key: str,
+    hook: WebhookTrigger,
+    headers: dict[str, str],
+    body: bytes,
+    state: dict[str, object],
+    other: dict[str, object],
+) -> None:
+    def accepted(headers: dict[str, str], body: bytes, state: dict[str, object] = state) -> bool:
+        install = "kit-install" if state is not other else "kit-other"
+        return lifecycle.authentic(services, hook, headers, body, install, state)
+
+    name = hook.secret_header.lower()
+    assert accepted(headers, body), f"{key}: a genuine callback was refused"
+    assert name in headers, f"{key}: the callback has no {hook.secret_header} header"
+    assert not accepted({k: v for k, v in headers.items() if k != name}, body), key
+    last = headers[name][-1]
+    tampered = headers[name][:-1] + ("1" if last != "1" else "2")  # its last character
+    assert not accepted({**headers, name: tampered}, body), key
+    assert not accepted({**headers, name: "forged"}, body), key
+    assert not accepted(headers, body, other), f"{key}: another subscription's state accepted it"
+    if hook.verify is not None:  # the app signs the body: a changed one is refused
+        changed = body.replace(b"}", b', "forged": true}', 1)
+        assert changed != body
+        assert not accepted(headers, changed), f"{key}: a changed body was accepted"

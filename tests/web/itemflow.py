@@ -16,7 +16,7 @@ from typing import Any
 import httpx2
 import yaml
 
-from solder.client import push
+from solder.push import push
 from tests.flows import ok
 
 EVENT = "Item Requested"

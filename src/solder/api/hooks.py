@@ -24,10 +24,9 @@ from starlette.concurrency import run_in_threadpool
 
 from solder.api.auth import services_of
 from solder.apps.base import WebhookTrigger
-from solder.engine.lifecycle import secret_hash, unsealed, webhook_token
+from solder.engine.lifecycle import authentic, webhook_token
 from solder.errors import Conflict, MalformedBody, NotFound, Unauthorized
 from solder.runtime.services import Services
-from solder.security.crypto import KeyRingError
 from solder.store import installs, runs
 
 log = logging.getLogger("solder.hooks")
@@ -97,25 +96,6 @@ def _not_json(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")  # Python's parser accepts NaN and Infinity
 
 
-def _authentic(
-    services: Services, trigger: WebhookTrigger, headers: dict[str, str], raw: bytes, install: Any
-) -> bool:
-    """The app's own check of the callback when it has one (a signature over the raw body,
-    given the state with its sealed secrets opened), else the secret header given at
-    subscription, compared by hash."""
-    state = install.state or {}
-    if trigger.verify is not None:
-        try:
-            opened = unsealed(services, install.id, state)
-        except KeyRingError as exc:  # sealed under a key no longer in the ring
-            log.warning("hook state of %s cannot be opened: %s", install.id, exc.message)
-            return False
-        return bool(state) and trigger.verify(headers, raw, opened)
-    expected = state.get("secretHash", "")
-    given = headers.get(trigger.secret_header.lower(), "")
-    return bool(expected) and hmac.compare_digest(expected, secret_hash(given))
-
-
 def _store(
     services: Services,
     app_key: str,
@@ -133,7 +113,7 @@ def _store(
         trigger = app.triggers[event_key]
         if not isinstance(trigger, WebhookTrigger):
             raise NotFound("no such webhook")
-        if not _authentic(services, trigger, headers, raw, install):
+        if not authentic(services, trigger, headers, raw, install.id, install.state or {}):
             raise Unauthorized(f"{trigger.secret_header}: missing or wrong")
         if not install.active or not trigger.matches(payload):
             return {"received": True, "ignored": True}

@@ -6,11 +6,17 @@ and what comes back: ``solder.apps.passthrough``. The credential is decrypted on
 request; it is never logged and is masked out of the provider's answer. An OAuth2 token about
 to expire is refreshed first; one the provider refuses (401) is refreshed once and the request
 sent again, as app actions do.
+
+Rate limits are shared with the runs: while the app's 429 pause on this credential lasts, or
+when its turn under the app's declared rate is more than a moment away, the answer is 429 with
+``Retry-After`` and nothing is sent; a 429 from the provider with ``Retry-After``, or an answer
+whose declared quota headers say nothing is left, pauses the credential's runs too.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from typing import Annotated, Any
 
 import httpx2
@@ -21,7 +27,10 @@ from solder.api.auth import AnyCaller, ServicesDep
 from solder.api.schemas import PassthroughRequest
 from solder.apps import oauth, passthrough
 from solder.apps.base import App
-from solder.errors import Conflict, NotAllowed, ReconnectNeeded
+from solder.apps.http import retry_after_seconds
+from solder.engine import ratelimit
+from solder.engine.lifecycle import pause_credential_id, wait_turn
+from solder.errors import Conflict, NotAllowed, RateLimited, ReconnectNeeded
 from solder.runtime.services import Services
 from solder.store import installs
 
@@ -69,6 +78,15 @@ def passthrough_request(
             f"credentialId: passthrough is not available for {row.app!r} credentials",
             "credentialId",
         )
+    try:
+        wait_turn(services, app, row)
+    except RateLimited as exc:
+        wait = math.ceil(exc.retry_after or 1)
+        return JSONResponse(
+            {"message": f"credentialId: {exc.message}; try again in {wait} s"},
+            status_code=429,
+            headers={"Retry-After": str(wait)},
+        )
     credential = _credential(services, app, row, refresh=False)
     secrets = passthrough.secrets_of(app, credential)
     method, response = _send(services, app, credential, body)
@@ -77,6 +95,11 @@ def passthrough_request(
         credential = _credential(services, app, row, refresh=True)
         secrets += passthrough.secrets_of(app, credential)
         method, response = _send(services, app, credential, body)
+    pause = retry_after_seconds(response.headers.get("retry-after"))
+    if response.status_code != 429 or not pause:
+        pause = ratelimit.quota_spent(app, response.headers)  # the app's quota headers
+    if pause:
+        pause_credential_id(services, row.id, pause)
     status, answer = passthrough.answer(response, sorted(set(secrets), key=len, reverse=True))
     log.info("passthrough %s to %s with credential %s: HTTP %s", method, app.key, row.id, status)
     if answer is None:

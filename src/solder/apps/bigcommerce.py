@@ -161,6 +161,7 @@ connector = Connector(
         "rate_limit": {
             "remaining_header": "X-Rate-Limit-Requests-Left",
             "reset_header": "X-Rate-Limit-Time-Reset-Ms",
+            "reset_unit": "ms",
         },
     },
     api_root=lambda ctx: _store_url(ctx, ""),

@@ -4,17 +4,43 @@
 * 429 -> ``RateLimited`` (a ``RetryableError`` keeping ``Retry-After``): the connection waits
 * 401 and 403 -> ``ReconnectNeeded`` (the user's credential was refused)
 * any other 4xx, and a URL that cannot be parsed -> ``FatalError`` carrying the reason
+
+``watching()`` collects the responses the shared client receives in the current context
+(``observe`` is its response hook), so the engine can read an app's rate-limit headers after
+an action without every connector passing its responses back.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import httpx2
 
 from solder.errors import FatalError, RateLimited, ReconnectNeeded, RetryableError
+
+_seen: ContextVar[list[httpx2.Response] | None] = ContextVar("solder_http_seen", default=None)
+
+
+def observe(response: httpx2.Response) -> None:
+    """Response hook of the connectors' client: note ``response`` for ``watching``."""
+    seen = _seen.get()
+    if seen is not None:
+        seen.append(response)
+
+
+@contextmanager
+def watching() -> Iterator[list[httpx2.Response]]:
+    """The responses received in this context while the ``with`` body runs, in order."""
+    seen: list[httpx2.Response] = []
+    token = _seen.set(seen)
+    try:
+        yield seen
+    finally:
+        _seen.reset(token)
 
 
 def retry_after_seconds(value: str | None) -> float | None:

@@ -81,6 +81,9 @@ connector = Connector(
         "rate_limit": {
             "per_second": 10,
             "remaining_header": "X-HubSpot-RateLimit-Remaining",
+            # the rolling window's length: a conservative wait when the window is spent
+            "reset_header": "X-HubSpot-RateLimit-Interval-Milliseconds",
+            "reset_unit": "ms",
             "retry_after_header": "Retry-After",
         },
     },

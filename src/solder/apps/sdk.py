@@ -80,6 +80,7 @@ PROVIDER_SCHEMA: dict[str, Any] = {
                 "burst": {"type": "integer", "minimum": 1},
                 "remaining_header": {"type": "string"},
                 "reset_header": {"type": "string"},
+                "reset_unit": {"enum": ["s", "ms", "epoch"]},
                 "retry_after_header": {"type": "string"},
             },
         },

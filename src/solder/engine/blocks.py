@@ -15,8 +15,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from solder.apps import http as app_http
 from solder.apps.base import PollingTrigger
-from solder.engine import code, formatters, outbound, sql
+from solder.engine import code, formatters, outbound, ratelimit, sql
 from solder.engine.definitions import (
     AnyBlock,
     AppActionBlock,
@@ -112,20 +113,26 @@ def app_action(call: BlockCall, block: AppActionBlock, inp: dict[str, Any]) -> A
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise FatalError(f"inputs.{where}: {first['msg']}", field=where) from exc
-    try:
-        ctx = call.services.app_context(app, call.credential(app.key))
+    with app_http.watching() as answers:
         try:
+            ctx = call.services.app_context(app, call.credential(app.key))
+            try:
+                return action.run(ctx, model)
+            except ReconnectNeeded:
+                if not app.is_oauth:
+                    raise
+            # a 401 on an OAuth2 token that looked fresh (revoked, expired early): one refresh
+            ctx = call.services.app_context(app, call.credential(app.key, refresh=True))
             return action.run(ctx, model)
-        except ReconnectNeeded:
-            if not app.is_oauth:
-                raise
-        # a 401 on an OAuth2 token that looked fresh (revoked, expired early): one refresh
-        ctx = call.services.app_context(app, call.credential(app.key, refresh=True))
-        return action.run(ctx, model)
-    except RateLimited as exc:
-        if call.pause is not None and exc.retry_after is not None:
-            call.pause(app.key, exc.retry_after)  # the connection's other runs wait too
-        raise
+        except RateLimited as exc:
+            if call.pause is not None and exc.retry_after is not None:
+                call.pause(app.key, exc.retry_after)  # the connection's other runs wait too
+            raise
+        finally:
+            # the app's headers said the quota is spent: hold the connection before a 429
+            spent = ratelimit.quota_spent(app, answers[-1].headers) if answers else None
+            if spent and call.pause is not None:
+                call.pause(app.key, spent)
 
 
 def sql_write(call: BlockCall, inp: dict[str, Any]) -> Any:

@@ -14,14 +14,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import secrets
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import update
 
 from solder.apps import oauth
-from solder.apps.base import PollingTrigger, Subscription, WebhookTrigger
+from solder.apps.base import App, AppContext, PollingTrigger, Subscription, WebhookTrigger
 from solder.engine import ratelimit, schedule
 from solder.engine.definitions import (
     AppEventTrigger,
@@ -32,9 +34,12 @@ from solder.engine.definitions import (
 )
 from solder.errors import BadInput, RateLimited, ReconnectNeeded
 from solder.runtime.services import Services
+from solder.security.crypto import KeyRingError
 from solder.store import catalog, installs, runs, triggers
 from solder.store.tables import credentials
 from solder.store.types import utcnow
+
+log = logging.getLogger("solder.engine")
 
 
 def credential_for(
@@ -46,34 +51,55 @@ def credential_for(
         for cid in install.credential_ids or []:
             row = installs.get_credential(conn, install.environment, install.user_id, cid)
             if row.app == app:
-                paused = row.paused_until
-                if paused is not None and paused > utcnow():
-                    wait = (paused - utcnow()).total_seconds()
-                    raise RateLimited(
-                        f"{app}: the app asked not to be called before {paused.isoformat()}",
-                        retry_after=wait,
-                    )
                 found = services.apps.get(app)
+                wait_turn(services, found, row)
                 if found is None:
                     return installs.credential_data(services.ring, row)
-                ratelimit.take_turn(services, found, row.id)
                 if refresh and found.is_oauth:
                     return oauth.refresh(services, found, row)
                 return oauth.usable(services, found, row)
     raise ReconnectNeeded(f"credentialIds: the user has no {app} credential on this installation")
 
 
+def wait_turn(services: Services, app: App | None, row: Any) -> None:
+    """Before a call with the credential ``row``: refuse it while the app's 429 pause lasts,
+    then wait for the connection's turn under the app's declared rate (``ratelimit``).
+
+    Raises ``RateLimited`` with the seconds to wait: a run waits in the queue, the
+    passthrough endpoint answers 429 with ``Retry-After``."""
+    paused = row.paused_until
+    if paused is not None and paused > utcnow():
+        raise RateLimited(
+            f"{row.app}: the app asked not to be called before {paused.isoformat()}",
+            retry_after=(paused - utcnow()).total_seconds(),
+        )
+    if app is not None:
+        ratelimit.take_turn(services, app, row.id)
+
+
+def pause_credential_id(services: Services, credential_id: str, seconds: float) -> None:
+    """No call uses this credential for ``seconds`` (a longer pause already set stays)."""
+    until = utcnow() + timedelta(seconds=seconds)
+    with services.engine.begin() as conn:
+        conn.execute(
+            update(credentials)
+            .where(credentials.c.id == credential_id)
+            .where((credentials.c.paused_until.is_(None)) | (credentials.c.paused_until < until))
+            .values(paused_until=until)
+        )
+
+
 def pause_credential(services: Services, install: Any, app: str, seconds: float) -> None:
     """After a 429: no run calls ``app`` with this installation's credential for ``seconds``
     (every worker reads the pause from the credential's row; other connections go on)."""
-    until = utcnow() + timedelta(seconds=seconds)
-    with services.engine.begin() as conn:
-        for cid in install.credential_ids or []:
-            row = installs.get_credential(conn, install.environment, install.user_id, cid)
-            if row.app == app and (row.paused_until is None or row.paused_until < until):
-                conn.execute(
-                    update(credentials).where(credentials.c.id == cid).values(paused_until=until)
-                )
+    with services.reader.connect() as conn:
+        rows = [
+            installs.get_credential(conn, install.environment, install.user_id, cid)
+            for cid in install.credential_ids or []
+        ]
+    for row in rows:
+        if row.app == app:
+            pause_credential_id(services, row.id, seconds)
 
 
 def definition(services: Services, version_id: str) -> WorkflowDef:
@@ -130,10 +156,40 @@ def subscribe(services: Services, install: Any, wf: WorkflowDef) -> dict[str, An
     if not isinstance(hook, WebhookTrigger):
         return {}
     ctx = services.app_context(app, credential_for(services, install, app.key))
-    secret = secrets.token_urlsafe(32)
     destination = f"{services.public_url}/hooks/{app.key}/{install.id}"
-    state = hook.subscribe(ctx, Subscription(install.id, destination, secret))
-    return {**seal(services, install.id, state), "secretHash": secret_hash(secret)}
+    return register(services, hook, ctx, install.id, destination)
+
+
+def register(
+    services: Services, hook: WebhookTrigger, ctx: AppContext, install_id: str, destination: str
+) -> dict[str, Any]:
+    """Subscribe ``destination`` with the app under a new secret; the state to keep, sealed."""
+    secret = secrets.token_urlsafe(32)
+    state = hook.subscribe(ctx, Subscription(install_id, destination, secret))
+    return {**seal(services, install_id, state), "secretHash": secret_hash(secret)}
+
+
+def authentic(
+    services: Services,
+    hook: WebhookTrigger,
+    headers: Mapping[str, str],
+    raw: bytes,
+    install_id: str,
+    state: dict[str, Any],
+) -> bool:
+    """Whether a callback came from the app: the app's own check when it has one (a signature
+    over the raw body, given the state with its sealed secrets opened), else the secret header
+    given at subscription, compared by hash. ``headers`` have lower-case names."""
+    if hook.verify is not None:
+        try:
+            opened = unsealed(services, install_id, state)
+        except KeyRingError as exc:  # sealed under a key no longer in the ring
+            log.warning("hook state of %s cannot be opened: %s", install_id, exc.message)
+            return False
+        return bool(state) and hook.verify(headers, raw, opened)
+    expected = state.get("secretHash", "")
+    given = headers.get(hook.secret_header.lower(), "")
+    return bool(expected) and hmac.compare_digest(expected, secret_hash(given))
 
 
 def unsubscribe(services: Services, install: Any) -> None:

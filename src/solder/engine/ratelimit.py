@@ -8,11 +8,17 @@ credential's row, so every worker process shares it through the database. A call
 less than ``MAX_SLEEP`` away waits for it; one further away is not made and raises
 ``RateLimited``, so its run waits in the queue instead of holding a worker. Other credentials
 (other users' connections to the same app) have their own timestamps and never wait for it.
+
+An app may also declare the headers that tell how much of its quota is left
+(``remaining_header``, and ``reset_header`` with ``reset_unit``: seconds, milliseconds, or a
+Unix time). When an answer says nothing is left, ``quota_spent`` gives how long to hold the
+connection, and the engine pauses it as after a 429, before the app has to refuse anything.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -25,6 +31,34 @@ from solder.store.types import utcnow
 
 MAX_SLEEP = 2.0
 """The longest a worker waits in line for a call; beyond, the run waits in the queue."""
+
+SPENT_WAIT = 1.0
+"""How long to hold a connection whose quota is spent when the app gives no reset time."""
+
+SPENT_WAIT_MAX = 3600.0
+"""The longest hold a reset header can ask for (a wrong unit must not stop a connection)."""
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def quota_spent(app: App, headers: Mapping[str, str]) -> float | None:
+    """Seconds to hold the connection if ``headers`` say its quota is used up, else None."""
+    facts = app.provider.get("rate_limit") or {}
+    name = facts.get("remaining_header")
+    remaining = _number(headers.get(name)) if name else None
+    if remaining is None or remaining > 0:
+        return None
+    reset = _number(headers.get(facts["reset_header"])) if "reset_header" in facts else None
+    if reset is None:
+        return SPENT_WAIT
+    unit = facts.get("reset_unit", "s")
+    seconds = {"s": reset, "ms": reset / 1000, "epoch": reset - time.time()}[unit]
+    return min(max(seconds, 0.0), SPENT_WAIT_MAX)
 
 
 def take_turn(services: Services, app: App, credential_id: str) -> float:

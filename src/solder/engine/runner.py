@@ -30,9 +30,9 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection
 
@@ -73,6 +73,21 @@ exponent keeps ``2 ** n`` a float when ``engine.max_attempts`` is in the thousan
 
 RATE_LIMIT_WAIT_MAX = 3600.0
 """The longest a run waits on one 429's ``Retry-After``."""
+
+
+class Holder(Protocol):
+    """A worker pool that can wait out a short retry itself (``WorkerPool``).
+
+    Going back to the store for a retry costs two commits on its way (the failure, then the
+    claim when it is due), and a commit waits for the disk: on a disk busy with other writes a
+    0.2 s backoff became a second. A held run keeps its lease and its place in the pool, and
+    is queued again when due, so only the failure's commit is on the way, and it overlaps the
+    backoff.
+    """
+
+    def reserve(self, wanted: int) -> int: ...
+
+    def free(self, places: int) -> None: ...
 
 
 def backoff(services: Services, attempt: int, retry_after: float | None) -> float:
@@ -163,11 +178,19 @@ class RunExecution:
         claimed_at: float | None = None,
         *,
         pipelined: bool = False,
+        holder: Holder | None = None,
+        resumed: bool = False,
     ) -> None:
         """``pipelined``: the run's final success is committed while the caller goes on to
-        its next run (``execute`` returns before that commit lands; see ``_finish``)."""
+        its next run (``execute`` returns before that commit lands; see ``_finish``).
+        ``holder``: a short retry ends this attempt with ``"held"`` and ``due`` set, and the
+        caller queues the run again at ``due`` under the same fence (``resumed=True``)."""
         self.services = services
         self.pipelined = pipelined
+        self.holder = holder
+        self.resumed = resumed
+        self.due: float | None = None
+        """Monotonic time a held run is due again."""
         self.run_id = run_id
         self.fence = fence
         self.lease = timedelta(seconds=services.settings.engine.lease_seconds)
@@ -189,8 +212,14 @@ class RunExecution:
         """Run what is left of the run; return its status after this attempt."""
         with self.services.reader.connect() as conn:
             run = runs.load_for_execution(conn, self.run_id)
-            # a first claim (fence 1) cannot have results yet: skip the query
-            stored = runs.results_of(conn, [self.run_id])[self.run_id] if self.fence > 1 else []
+            # a first claim (fence 1) cannot have results yet, unless it was held for a retry
+            earlier = self.fence > 1 or self.resumed
+            stored = runs.results_of(conn, [self.run_id])[self.run_id] if earlier else []
+        if run.fence != self.fence:
+            # taken by someone else while it waited here (in the queue, or held for a retry,
+            # through a stall longer than its lease): their run now; sending a step would
+            # repeat theirs, and our commits would be refused anyway
+            raise runs.LeaseLost(self.run_id)
         self.done = {r.block_id: r for r in stored}
         wf = released(run.version_id, run.definition)
         if self.fence > self.services.settings.engine.max_claims:
@@ -332,7 +361,7 @@ class RunExecution:
                 output = self._run(block, inp, scope, context)
         except Exception as exc:  # noqa: BLE001 - the step boundary: every failure is recorded
             status = self._failed(block, attempt, exc, partial(record, inp=inp))
-            self._measure(block, "retrying" if status == "queued" else "failed", began)
+            self._measure(block, "failed" if status == "failed" else "retrying", began)
             raise Halt(status) from None
         self._measure(block, "succeeded", began)
         self.inputs[step_id] = inp
@@ -467,6 +496,25 @@ class RunExecution:
         if self.unsaved_effect or time.monotonic() - self.renewed > self.lease.total_seconds() / 3:
             self._commit()
 
+    def _hold(self, record: Any, message: str, at: datetime, attempt: int) -> bool:
+        """Record a failed attempt and keep the run for a retry due at ``at``, if a holder
+        has room and the wait is short enough not to need a renewal of the lease."""
+        holder = self.holder
+        short = (at - utcnow()).total_seconds() < self.lease_seconds / 3
+        if holder is None or not short or not holder.reserve(1):
+            return False
+        try:
+            self._commit(
+                partial(record, status="retrying", error=message),
+                partial(runs.retry_held, run_id=self.run_id, fence=self.fence, at=at,
+                        attempt=attempt, lease=self.lease),
+                renew=False,
+            )  # fmt: skip
+        except BaseException:
+            holder.free(1)
+            raise
+        return True
+
     def _failed(self, block: AnyBlock, attempt: int, exc: Exception, record: Any) -> str:
         cfg = self.services.settings.engine
         message = exc.message if isinstance(exc, SolderError) else f"{type(exc).__name__}: {exc}"
@@ -483,13 +531,18 @@ class RunExecution:
             else:
                 delay = backoff(self.services, attempt, retry_after)
             at = utcnow() + timedelta(seconds=delay)
+            due = time.monotonic() + delay
+            why = "rate limited, waiting" if limited else "block failed, retrying in"
+            if not limited and self._hold(record, message, at, attempt):
+                self.due = due
+                log.warning("%s %.2fs: %s", why, delay, message, extra=extra)
+                return "held"
             self._commit(
                 partial(record, status="retrying", error=message),
                 partial(runs.retry_later, run_id=self.run_id, fence=self.fence, at=at,
                         attempt=attempt),
                 renew=False,
             )  # fmt: skip
-            why = "rate limited, waiting" if limited else "block failed, retrying in"
             log.warning("%s %.2fs: %s", why, delay, message, extra=extra)
             return "queued"
         error = {"message": message, "block": block.name or block.key, "blockId": block.id}

@@ -13,7 +13,7 @@ in key order, so two calls upserting the same keys take their row locks in the s
 On MySQL/MariaDB the statement fires on *any* unique key of the table, so ``keyColumns`` must
 name one; the check is the same on PostgreSQL, where ``ON CONFLICT`` needs it anyway.
 
-Every driver failure goes through :func:`translate`, the one place errors are mapped::
+Every driver failure goes through ``sql_errors.translate``, the one place errors are mapped::
 
     connection refused or timed out, server gone, deadlock,
     lock wait, serialization failure, too many connections  -> RetryableError
@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -51,11 +50,11 @@ from sqlalchemy import Connection, Engine, MetaData, Table, UniqueConstraint, cr
 from sqlalchemy import types as sqltypes
 from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchTableError, SQLAlchemyError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.sql.dml import Insert
 
-from solder.errors import FatalError, ReconnectNeeded, RetryableError, StepError
+from solder.engine.sql_errors import Running, translate
+from solder.errors import FatalError
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +154,7 @@ def write_rows(
     if not batch:
         return result
     cached = _cached(parsed)
-    running: _Statement | None = None
+    running: Running | None = None
     try:
         with cached.engine.begin() as conn:
             tbl = _reflect(cached, conn, target)
@@ -167,7 +166,7 @@ def write_rows(
                 tbl = _reflect(cached, conn, target, refresh=True)
                 ready = _prepare(tbl, target, batch, keys)
             for run in _runs(ready):
-                running = _Statement(tbl.table, run)
+                running = Running(tbl.table, run)
                 conn.execute(_statement(tbl.table, target.backend, keys, run), running.params)
     except SQLAlchemyError as exc:
         cached.forget(target)
@@ -277,17 +276,17 @@ def _key_names(key_columns: Sequence[str] | None, backend: str) -> list[str]:
 
 
 @dataclass(frozen=True)
-class _Row:
+class InputRow:
     index: int  # position in the input, for messages
     values: dict[str, Any]
 
 
-def _input_rows(rows: object, backend: str) -> list[_Row]:
+def _input_rows(rows: object, backend: str) -> list[InputRow]:
     if isinstance(rows, Mapping):
         rows = [rows]
     if isinstance(rows, str | bytes) or not isinstance(rows, Sequence):
         raise FatalError("inputs.rows: must be an object or a list of objects", field="rows")
-    out: list[_Row] = []
+    out: list[InputRow] = []
     for i, row in enumerate(rows):
         if not isinstance(row, Mapping):
             raise FatalError(f"inputs.rows[{i}]: must be an object", field="rows")
@@ -295,7 +294,7 @@ def _input_rows(rows: object, backend: str) -> list[_Row]:
             raise FatalError(f"inputs.rows[{i}]: has no columns", field="rows")
         for name in row:
             _check_name(name, "rows", f"rows[{i}] column", backend)
-        out.append(_Row(i, dict(row)))
+        out.append(InputRow(i, dict(row)))
     return out
 
 
@@ -381,11 +380,13 @@ def _reflect(
 # --- rows into statements ------------------------------------------------------------------
 
 
-def _prepare(found: _Reflected, target: Target, rows: list[_Row], keys: list[str]) -> list[_Row]:
+def _prepare(
+    found: _Reflected, target: Target, rows: list[InputRow], keys: list[str]
+) -> list[InputRow]:
     table = found.table
     if keys:
         _check_keys(table, target, keys)
-    ready: list[_Row] = []
+    ready: list[InputRow] = []
     for row in rows:
         values: dict[str, Any] = {}
         for name, value in row.values.items():
@@ -396,7 +397,7 @@ def _prepare(found: _Reflected, target: Target, rows: list[_Row], keys: list[str
                     field="rows",
                 )
             values[name] = _value(table.c[name].type, value, f"rows[{row.index}].{name}")
-        ready.append(_Row(row.index, values))
+        ready.append(InputRow(row.index, values))
     return _by_key(ready, keys) if keys else ready
 
 
@@ -486,14 +487,14 @@ def _fit(type_: Any, value: datetime) -> datetime:
     return value
 
 
-def _by_key(rows: list[_Row], keys: list[str]) -> list[_Row]:
+def _by_key(rows: list[InputRow], keys: list[str]) -> list[InputRow]:
     """One row per key (later values win, as if applied in turn), in key order.
 
     Merged, a statement never meets one key twice, which PostgreSQL refuses inside a single
     multi-row ``ON CONFLICT``; sorted, concurrent upserts of the same keys lock rows in the
     same order instead of deadlocking.
     """
-    merged: dict[str, _Row] = {}
+    merged: dict[str, InputRow] = {}
     for row in rows:
         absent = [k for k in keys if row.values.get(k) is None]
         if absent:
@@ -503,13 +504,15 @@ def _by_key(rows: list[_Row], keys: list[str]) -> list[_Row]:
             )
         ident = json.dumps([row.values[k] for k in keys], default=str)
         before = merged.get(ident)
-        merged[ident] = _Row(row.index, {**before.values, **row.values} if before else row.values)
+        merged[ident] = InputRow(
+            row.index, {**before.values, **row.values} if before else row.values
+        )
     return [merged[ident] for ident in sorted(merged)]
 
 
-def _runs(rows: list[_Row]) -> Iterator[list[_Row]]:
+def _runs(rows: list[InputRow]) -> Iterator[list[InputRow]]:
     """Consecutive rows with the same columns: one executemany each, input order kept."""
-    run: list[_Row] = []
+    run: list[InputRow] = []
     for row in rows:
         if run and row.values.keys() != run[0].values.keys():
             yield run
@@ -519,7 +522,7 @@ def _runs(rows: list[_Row]) -> Iterator[list[_Row]]:
         yield run
 
 
-def _statement(table: Table, backend: str, keys: list[str], run: list[_Row]) -> Insert:
+def _statement(table: Table, backend: str, keys: list[str], run: list[InputRow]) -> Insert:
     if not keys:
         return insert(table)
     updates = [c for c in run[0].values if c not in keys]
@@ -533,170 +536,3 @@ def _statement(table: Table, backend: str, keys: list[str], run: list[_Row]) -> 
         )
     my = mysql.insert(table)
     return my.on_duplicate_key_update({c: my.inserted[c] for c in updates or keys[:1]})
-
-
-@dataclass(frozen=True)
-class _Statement:
-    """The statement being run, to tell which row and column a refused value was in."""
-
-    table: Table
-    rows: list[_Row]
-
-    @property
-    def params(self) -> list[dict[str, Any]]:
-        return [row.values for row in self.rows]
-
-    @property
-    def columns(self) -> list[str]:
-        """Columns in VALUES order (table order), which is PostgreSQL's ``$n`` numbering."""
-        given = self.rows[0].values.keys()
-        return [c.name for c in self.table.columns if c.name in given]
-
-
-# --- driver errors into Solder errors ------------------------------------------------------
-
-# PostgreSQL: SQLSTATE codes and classes.
-_PG_RETRY = {"40001", "40P01", "55P03", "57014", "57P01", "57P02", "57P03"}
-_PG_RETRY_CLASSES = ("08", "53")  # connection exception, insufficient resources
-_PG_AUTH = {"28000", "28P01"}
-_PG_ROW = {"42703", "42804"}  # undefined column, datatype mismatch
-_PG_ROW_CLASSES = ("22", "23")  # data exception, integrity constraint violation
-# libpq reports a refusal while connecting without a SQLSTATE, so these go by the message.
-_PG_AUTH_TEXT = re.compile(
-    r"password authentication failed|authentication failed|role \".*\" does not exist"
-    r"|no pg_hba\.conf entry|no password supplied",
-    re.I,
-)
-_PG_NO_DATABASE = re.compile(r"database \".*\" does not exist")
-_PG_PARAM = re.compile(r"parameter \$(\d+)")
-# MySQL/MariaDB: error numbers.
-_MY_RETRY = {1040, 1053, 1158, 1159, 1160, 1161, 1205, 1213, 1927, 1969, 2002, 2003, 2005}
-_MY_RETRY |= {2006, 2013, 2055, 3024, 4031}
-_MY_AUTH = {1044, 1045, 1698, 1820, 1862}
-_MY_ROW = {1048, 1054, 1062, 1264, 1265, 1292, 1364, 1366, 1406, 1452, 3819, 4025}
-_MY_COLUMN = re.compile(r"(?:column|field) (?:`[^`]*`\.)*[`']([^`']+)[`']", re.I)
-_TOO_LONG = {"22001", "1406"}
-_QUOTED_VALUE = re.compile(r"""(?:: "(.*)"$|value: '(.*)' for column)""", re.M)
-
-
-def translate(exc: SQLAlchemyError, target: Target, running: _Statement | None = None) -> StepError:
-    """The Solder error for a SQLAlchemy or driver error met while writing to ``target``."""
-    if isinstance(exc, NoSuchTableError):
-        where = f"schema {target.schema!r} of " if target.schema else ""
-        return FatalError(
-            f"inputs.table: table {target.table!r} does not exist in {where}{target.url}",
-            field="table",
-        )
-    if isinstance(exc, PoolTimeout):
-        return RetryableError(f"{target.url}: every pooled connection is busy")
-    if not isinstance(exc, DBAPIError):
-        cause = getattr(exc, "orig", None) or exc
-        return FatalError(target.scrub(f"{target.name}: {type(cause).__name__}: {cause}"))
-    kind, code, detail = _classify(exc, target.backend)
-    detail = target.scrub(detail)
-    if kind == "retry":
-        return RetryableError(f"{target.url}: {detail}")
-    if kind == "auth":
-        return ReconnectNeeded(
-            f"{target.url} refused the credentials: {detail}", field="connectionUrl"
-        )
-    if kind == "table":
-        return FatalError(f"inputs.table: {detail} ({target.url})", field="table")
-    if kind == "database":
-        field = "schema" if target.schema else "connectionUrl"
-        return FatalError(f"inputs.{field}: {detail} ({target.url})", field=field)
-    if kind == "row":
-        return FatalError(_locate(code, exc.orig, detail, running, target), field="rows")
-    return FatalError(f"{target.name}: {detail}")
-
-
-Kind = Literal["retry", "auth", "table", "database", "row", "other"]
-
-
-def _classify(exc: DBAPIError, backend: str) -> tuple[Kind, str, str]:
-    """What kind of failure a driver error is, its code (SQLSTATE or number) and message."""
-    orig = exc.orig
-    if backend == "postgresql":
-        state = getattr(orig, "sqlstate", None)
-        text = str(orig).strip()
-        first = text.splitlines()[0] if text else type(orig).__name__
-        extra = getattr(getattr(orig, "diag", None), "message_detail", None)
-        detail = f"{first} ({extra})" if extra else first
-        if not isinstance(state, str):
-            # No SQLSTATE: libpq did not get connected (refused, timed out, unknown host)
-            # unless the server said no, which only the message tells.
-            if _PG_AUTH_TEXT.search(text):
-                return "auth", "", detail
-            if _PG_NO_DATABASE.search(text):
-                return "database", "", detail
-            return "retry", "", detail
-        if exc.connection_invalidated or state in _PG_RETRY:
-            return "retry", state, detail
-        if state.startswith(_PG_RETRY_CLASSES):
-            return "retry", state, detail
-        if state in _PG_AUTH:
-            return "auth", state, detail
-        if state == "42P01":
-            return "table", state, detail
-        if state in ("3D000", "3F000"):
-            return "database", state, detail
-        if state in _PG_ROW or state.startswith(_PG_ROW_CLASSES):
-            return "row", state, detail
-        return "other", state, detail
-    args: tuple[Any, ...] = getattr(orig, "args", ())
-    number = args[0] if args and isinstance(args[0], int) else 0
-    detail = args[1] if len(args) >= 2 and isinstance(args[1], str) and args[1] else ""
-    detail = detail or f"{type(orig).__name__}: {orig}"
-    if exc.connection_invalidated or number in _MY_RETRY:
-        return "retry", str(number), detail
-    if number in _MY_AUTH:
-        return "auth", str(number), detail
-    if number == 1146:
-        return "table", str(number), detail
-    if number == 1049:
-        return "database", str(number), detail
-    if number in _MY_ROW:
-        return "row", str(number), detail
-    return "other", str(number), detail
-
-
-def _locate(
-    code: str, orig: BaseException | None, detail: str, running: _Statement | None, target: Target
-) -> str:
-    """The message for a refused row, naming its index and column when they can be told.
-
-    The column comes from the error (PostgreSQL's diagnostics or ``$n`` parameter, MySQL's
-    message); the row is the first whose value the message quotes, or, for a value too long,
-    the first longer than its column allows.
-    """
-    column: str | None = getattr(getattr(orig, "diag", None), "column_name", None)
-    if column is None and running is not None and (found := _PG_PARAM.search(str(orig))):
-        n = int(found[1])
-        column = running.columns[n - 1] if 0 < n <= len(running.columns) else None
-    if column is None and (found := _MY_COLUMN.search(detail)):
-        column = found[1]
-    row: int | None = None
-    if running is not None:
-        quoted = _QUOTED_VALUE.search(detail)
-        value = next((g for g in quoted.groups() if g is not None), None) if quoted else None
-        for candidate in running.rows:
-            for name, given in candidate.values.items():
-                if column not in (None, name):
-                    continue
-                if (value is not None and str(given) == value) or (
-                    code in _TOO_LONG and _too_long(running.table, name, given)
-                ):
-                    row, column = candidate.index, name
-                    break
-            if row is not None:
-                break
-        if row is None and len(running.rows) == 1:
-            row = running.rows[0].index
-    where = "inputs.rows" + (f"[{row}]" if row is not None else "")
-    where += f".{column}" if column else ""
-    return f"{where}: {detail} (table {target.name})"
-
-
-def _too_long(table: Table, name: str, value: Any) -> bool:
-    length = getattr(table.c[name].type, "length", None) if name in table.c else None
-    return isinstance(value, str) and isinstance(length, int) and len(value) > length

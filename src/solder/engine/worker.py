@@ -6,6 +6,7 @@ stored; without it a worker still finds due work within ``engine.poll_interval``
 
 from __future__ import annotations
 
+import heapq
 import logging
 import os
 import queue
@@ -38,6 +39,7 @@ class Queued:
     fence: int
     renewed: float  # monotonic time of the claim, then of the heartbeat's last renewal
     lease_seconds: float
+    resumed: bool = False  # held for a retry: it has results of earlier attempts
 
 
 class WorkerPool:
@@ -54,6 +56,10 @@ class WorkerPool:
     and no wait for the claimer to wake. Reserved places count as taken, so the queue never
     holds more than ``capacity`` claimed runs; the heartbeat keeps their leases while they
     wait, however slow the runs ahead of them are.
+
+    A run whose block failed with a short backoff is held the same way (``reserve``, then
+    ``hold``): it keeps its lease and a place, and the claimer queues it when it is due,
+    with no claim on the way (``runner.Holder``).
     """
 
     def __init__(
@@ -76,6 +82,9 @@ class WorkerPool:
         self._places = threading.Lock()
         self._reserved = 0
         self._taken = threading.Event()
+        self._held_changed = threading.Condition(self._places)
+        self._held: list[tuple[float, int, Queued]] = []  # (due, tie-break, run), a heap
+        self._held_count = 0
         self._last_purge: float | None = None  # monotonic time; None: not yet this process
         self._last_reconcile: float | None = None
 
@@ -90,7 +99,9 @@ class WorkerPool:
         if self.threads:
             claimer = threading.Thread(target=self._claim_loop, name="solder-claimer", daemon=True)
             claimer.start()
-            self._pool.append(claimer)
+            timer = threading.Thread(target=self._timer_loop, name="solder-timer", daemon=True)
+            timer.start()
+            self._pool += [claimer, timer]
         background = threading.Thread(
             target=self._background_loop, name="solder-background", daemon=True
         )
@@ -113,14 +124,22 @@ class WorkerPool:
         self._stop.set()
         self.services.wakeup.set()
         self._taken.set()
+        with self._held_changed:
+            self._held_changed.notify()
         for thread in self._pool:
             thread.join(timeout)
         self._pool.clear()
         self._release_unstarted()
 
     def _release_unstarted(self) -> None:
-        """Runs claimed but not started go back to the queue at once, not when leases lapse."""
-        left = []
+        """Runs claimed but not started go back to the queue at once, not when leases lapse
+        (a held run is due at its retry time, as ``runs.retry_held`` stored)."""
+        with self._places:
+            left = [waiting for _, _, waiting in self._held]
+            self._held.clear()
+            self._reserved -= len(left)
+        for waiting in left:
+            self.services.heartbeat.unwatch(waiting)
         while True:
             try:
                 left.append(self._dequeue(None))
@@ -151,6 +170,30 @@ class WorkerPool:
                 self.services.wakeup.wait(poll)
                 self.services.wakeup.clear()
 
+    def hold(self, waiting: Queued, due: float) -> None:
+        """Keep a run in a place ``reserve`` gave until ``due`` (monotonic), then queue it."""
+        self.services.heartbeat.watch(waiting)
+        with self._held_changed:
+            self._held_count += 1
+            heapq.heappush(self._held, (due, self._held_count, waiting))
+            if self._held[0][2] is waiting:  # the timer may sleep past it
+                self._held_changed.notify()
+        if self._stop.is_set():
+            self._release_unstarted()
+
+    def _timer_loop(self) -> None:
+        """Queue each held run when it is due (its own thread: a claim's slow commit must
+        not make a retry late)."""
+        with self._held_changed:
+            while not self._stop.is_set():
+                now = time.monotonic()
+                while self._held and self._held[0][0] <= now:
+                    _, _, waiting = heapq.heappop(self._held)
+                    self._queue.put_nowait(waiting)  # its place was reserved: no room needed
+                    self._reserved -= 1
+                pause = self._held[0][0] - now if self._held else None
+                self._held_changed.wait(pause)
+
     def _room(self) -> int:
         """Free places in the queue (hold ``_places``, or accept a passing figure)."""
         return self.capacity - self._queue.qsize() - self._reserved
@@ -163,6 +206,11 @@ class WorkerPool:
             got = max(0, min(wanted, self._room()))
             self._reserved += got
         return got
+
+    def free(self, places: int) -> None:
+        """Give back places ``reserve`` gave that no run will use."""
+        with self._places:
+            self._reserved -= places
 
     def hand_over(self, claimed: list[tuple[str, int]], reserved: int) -> None:
         """Queue runs claimed for this pool into places ``reserve`` gave; free the rest."""
@@ -220,9 +268,14 @@ class WorkerPool:
             run_id, fence = waiting.run_id, waiting.fence
             try:
                 # from the last renewal, the claim's or the heartbeat's while it waited
-                RunExecution(
-                    self.services, run_id, fence, waiting.renewed, pipelined=True
-                ).execute()
+                execution = RunExecution(
+                    self.services, run_id, fence, waiting.renewed, pipelined=True,
+                    holder=self, resumed=waiting.resumed,
+                )  # fmt: skip
+                if execution.execute() == "held" and execution.due is not None:
+                    lease = self.services.settings.engine.lease_seconds
+                    again = Queued(run_id, fence, execution.renewed, lease, resumed=True)
+                    self.hold(again, execution.due)
             except LeaseLost:
                 log.warning("lost the lease of run %s; another worker has it", run_id)
             except Exception:  # keep the worker alive; the run is retried when its lease lapses

@@ -10,6 +10,7 @@ import httpx2
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import Engine
 
+from solder.apps import http as app_http
 from solder.apps.base import App, AppContext
 from solder.apps.registry import APPS, SANDBOX_ONLY
 from solder.config import Settings
@@ -96,7 +97,11 @@ def build(settings: Settings, *, public_url: str | None = None, upgrade: bool = 
         ring=ring,
         token_secret=ring.derive("user-token"),
         signing_key=signing.load_private_key(pem),
-        http=httpx2.Client(timeout=settings.engine.http_timeout, follow_redirects=False),
+        http=httpx2.Client(
+            timeout=settings.engine.http_timeout,
+            follow_redirects=False,
+            event_hooks={"response": [app_http.observe]},
+        ),
         egress=egress.guarded_client(
             egress.EgressPolicy.from_settings(settings.egress),
             timeout=settings.engine.http_timeout,

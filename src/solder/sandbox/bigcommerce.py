@@ -13,6 +13,10 @@ v2 errors are ``[{"status", "message"}]``, v3 errors ``{"status", "title", "type
 Webhook callbacks are POSTed in background tasks with the hook's custom ``headers`` (the way
 BigCommerce lets a receiver authenticate them) and retried on connection errors and non-2xx.
 ``GET /_sandbox/deliveries`` (no auth) lists every delivery attempt.
+
+Every API answer carries BigCommerce's quota headers (``X-Rate-Limit-Requests-Left`` and the
+rest, 150 calls per 30 s by default); over the quota a call is a 429 with the time to its
+reset. ``POST /_sandbox/quota {"requests", "window_ms"}`` changes it (``sandbox/quota.py``).
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from solder.sandbox.quota import BIGCOMMERCE, Quota
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +144,7 @@ class StoreState:
         self.order_products: dict[int, list[Json]] = {}
         self.hooks: dict[int, Json] = {}
         self.deliveries: list[Delivery] = []
+        self.quota = Quota(BIGCOMMERCE)
         self.order_ids = itertools.count(100)
         self.line_ids = itertools.count(1)
         self.hook_ids = itertools.count(1)
@@ -375,7 +382,15 @@ class StoreApi:
                 token = request.headers.get("x-auth-token", "").encode()
                 if not hmac.compare_digest(token, self.store.access_token.encode()):
                     raise ApiError(401, "No valid credentials were found in this request.")
-                return await handler(request)
+                allowed, quota = self.store.quota.take()
+                answer: Response
+                if not allowed:
+                    refused = ApiError(429, "You have exceeded your rate limit. Try again later.")
+                    answer = error_response(version, refused)
+                else:
+                    answer = await handler(request)
+                answer.headers.update(quota)
+                return answer
             except ApiError as exc:
                 return error_response(version, exc)
 
@@ -543,6 +558,15 @@ class StoreApi:
         del self.store.hooks[hook["id"]]
         return JSONResponse({"data": hook, "meta": {}})
 
+    async def set_quota(self, request: Request) -> Response:
+        try:
+            asked = await request.json()
+            self.store.quota.set(int(asked["requests"]), int(asked["window_ms"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            return JSONResponse({"error": f"quota: {exc}"}, 400)
+        return JSONResponse({"requests": self.store.quota.requests,
+                             "window_ms": self.store.quota.window_ms})  # fmt: skip
+
     async def deliveries(self, request: Request) -> Response:
         records = [{**asdict(d), "ok": d.ok} for d in list(self.store.deliveries)]
         return JSONResponse({"data": records})
@@ -631,7 +655,10 @@ def create_app(
         ("v3", f"{v3}/hooks/{{hook_id:int}}", "PUT", api.update_hook),
         ("v3", f"{v3}/hooks/{{hook_id:int}}", "DELETE", api.delete_hook),
     ]
-    routes = [Route("/_sandbox/deliveries", api.deliveries, methods=["GET"])]
+    routes = [
+        Route("/_sandbox/deliveries", api.deliveries, methods=["GET"]),
+        Route("/_sandbox/quota", api.set_quota, methods=["POST"]),
+    ]
     routes += [Route(path, api.guarded(ver, fn), methods=[verb]) for ver, path, verb, fn in table]
     app = Starlette(
         routes=routes,

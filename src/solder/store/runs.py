@@ -472,6 +472,23 @@ def retry_later(conn: Connection, run_id: str, fence: int, at: datetime, attempt
     )
 
 
+def retry_held(
+    conn: Connection, run_id: str, fence: int, at: datetime, attempt: int, lease: timedelta
+) -> None:
+    """A short retry this process waits out itself: the run stays running under its lease
+    (renewed here), due again at ``at``. Should the process die meanwhile, the lease lapses
+    and the run is claimed again like any other; stopping gives it back with ``unclaim``,
+    still due at ``at``."""
+    _fenced(
+        conn,
+        run_id,
+        fence,
+        next_attempt_at=at,
+        attempt=attempt,
+        lease_expires_at=utcnow() + lease,
+    )
+
+
 def wait_until(conn: Connection, run_id: str, fence: int, at: datetime) -> None:
     """Put a run back in the queue, due at ``at`` (a delay block): no worker holds it."""
     _fenced(
