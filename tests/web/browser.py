@@ -93,7 +93,9 @@ window.sent = true;
 def shot(locator: object, name: str) -> None:
     """Write the step's screenshot into docs/img (the README shows them)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    locator.screenshot(path=str(SHOTS / f"{name}.png"))  # type: ignore[attr-defined]
+    locator.screenshot(  # type: ignore[attr-defined]
+        path=str(SHOTS / f"{name}.png"), animations="disabled", caret="hide"
+    )
 
 
 def install(page: Any, token: str, method: str = "install", **params: Any) -> Any:

@@ -64,6 +64,7 @@ def test_edit_starts_from_the_users_answers_and_changes_them(
 ) -> None:
     install_quietly(page, connected)
     modal = install(page, connected.token, "edit", integrationId=connected.integration_id)
+    modal.get_by_role("heading", name="Edit Items").wait_for()
     item = modal.get_by_label("Which item")
     modal.get_by_role("option", name="chisel").wait_for(state="attached")
     assert item.input_value() == "1"

@@ -91,8 +91,9 @@ def _render(services: Any, req: plan.Request, origin: str | None) -> Response:
             data = plan.build(conn, services, claims, req)
     except SolderError as exc:
         return _refusal(exc, origin)
+    verb = {"install": "Install", "edit": "Edit", "update": "Update"}[req.operation]
     title = req.title or (
-        f"Connect {data['apps'][0]['name']}" if req.app else f"Install {data['integrationName']}"
+        f"Connect {data['apps'][0]['name']}" if req.app else f"{verb} {data['integrationName']}"
     )
     data |= {
         "token": req.token,
