@@ -54,7 +54,7 @@ def test_hide_installs_without_showing_anything_when_nothing_needs_asking(
 def test_hide_shows_the_modal_when_a_field_has_no_answer(connected: Items, page: Any) -> None:
     modal = install(page, connected.token, integrationId=connected.integration_id, hide=True,
                     preFilledValues={"item": "1"})  # fmt: skip
-    modal.get_by_label("Status to set").wait_for()
+    modal.get_by_role("option", name="anvil").wait_for(state="attached")
     assert page.evaluate("window.shown") is True
     assert modal.get_by_label("Which item").input_value() == "1"  # prefilled, once loaded
 
@@ -67,6 +67,7 @@ def test_edit_starts_from_the_users_answers_and_changes_them(
     modal.get_by_role("heading", name="Edit Items").wait_for()
     item = modal.get_by_label("Which item")
     modal.get_by_role("option", name="chisel").wait_for(state="attached")
+    modal.get_by_role("option", name="Shipped", exact=True).wait_for(state="attached")
     assert item.input_value() == "1"
     item.select_option(label="chisel")
     modal.get_by_label("A note for your team (optional)").fill("edited")

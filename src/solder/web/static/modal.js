@@ -306,7 +306,8 @@
   function loadOptions(select, spec) {
     var from = spec.optionsFrom;
     var cred = credentials[from.app];
-    select.disabled = true;
+    // busy, not disabled: a disabled control cannot take the step's first focus
+    select.setAttribute("aria-busy", "true");
     say("Loading choices from your account…");
     var path = "/metadata/apps/" + encodeURIComponent(from.app) + "/options/" +
       encodeURIComponent(from.name) + "?credentialId=" + encodeURIComponent(cred);
@@ -315,10 +316,10 @@
         select.appendChild(h("option", { value: o.value, text: o.label }));
       });
       if (select.dataset.want) select.value = select.dataset.want;
-      select.disabled = false;
+      select.removeAttribute("aria-busy");
       say("");
     }).catch(function (err) {
-      select.disabled = false;
+      select.removeAttribute("aria-busy");
       fieldError(select, "Could not load the choices: " + err.message);
     });
   }
