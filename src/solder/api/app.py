@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -33,6 +34,7 @@ from solder.api.versioning import VersionPrefix
 from solder.engine.worker import WorkerPool
 from solder.runtime.services import Services
 from solder.security import signing
+from solder.web import pages
 
 
 def create_app(services: Services, *, workers: bool = True) -> FastAPI:
@@ -63,7 +65,7 @@ def create_app(services: Services, *, workers: bool = True) -> FastAPI:
     app.include_router(slack_events.router)
     routers = (users, workflows, headless, running, manage, hooks, executions, metadata, oauth,
                links)  # fmt: skip
-    for module in (*routers, passthrough):
+    for module in (*routers, passthrough, pages):
         app.include_router(module.router)
 
     @app.get("/health", tags=["meta"])
@@ -79,5 +81,14 @@ def create_app(services: Services, *, workers: bool = True) -> FastAPI:
     app.mount("/static", StaticFiles(directory=static), name="static")
     app.add_middleware(HotPath, routes={("POST", "/run/event"): running.run_event})
     app.add_middleware(VersionPrefix)
+    # The frontend SDK calls from the ISV's pages with the user token. No cookies are used and
+    # Authorization is not an allowed header, so a browser can never send an API key here.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "PUT", "POST", "DELETE"],
+        allow_headers=["x-alloy-user-token", "content-type", "x-api-version", "accept"],
+        max_age=600,
+    )
     app.add_middleware(BodyLimit, max_bytes=services.settings.max_body_bytes)
     return app

@@ -75,7 +75,26 @@ def _test_credential(services: Services, app: App, data: dict[str, Any]) -> None
         log.warning("could not check a new %s credential: %s", app.key, exc.message)
 
 
-def _field_view(spec: FieldSpec) -> dict[str, Any]:
+def live_options(app: App | None, action: str | None, field_name: str) -> str | None:
+    """The dropdown loader that fills ``field_name`` of ``app``'s action, if it declares one.
+
+    A user field supplies the action input of the same name; when that input names an
+    ``@options`` loader, the modal fills the field from the user's own connected account.
+    """
+    found = app.actions.get(action or "") if app is not None else None
+    if found is None:
+        return None
+    for name, info in found.input_model.model_fields.items():
+        if field_name in (name, info.alias):
+            extra = info.json_schema_extra
+            wanted = extra.get("options") if isinstance(extra, dict) else None
+            return wanted if isinstance(wanted, str) else None
+    return None
+
+
+def _field_view(
+    spec: FieldSpec, app: App | None = None, action: str | None = None
+) -> dict[str, Any]:
     view: dict[str, Any] = {
         "name": spec.name,
         "displayName": spec.display_name or spec.name,
@@ -86,6 +105,11 @@ def _field_view(spec: FieldSpec) -> dict[str, Any]:
         view["options"] = spec.options
     if spec.default is not None:
         view["default"] = spec.default
+    if spec.description:
+        view["description"] = spec.description
+    loader = live_options(app, action, spec.name)
+    if loader is not None and app is not None:
+        view["optionsFrom"] = {"app": app.key, "name": loader}
     return view
 
 
@@ -114,12 +138,14 @@ def start(body: StartInstallation, who: AnyCaller, services: ServicesDep) -> dic
             definition = released(latest.id, latest.definition)
             for block in definition.all_blocks():
                 if block.fields:
+                    app = services.apps.get(getattr(block, "app", None) or "")
+                    action = getattr(block, "action", None)
                     data.append(
                         {
                             "workflowId": wf.id,
                             "app": getattr(block, "app", None) or integration.app,
                             "blockId": block.id,
-                            "fields": [_field_view(f) for f in block.fields],
+                            "fields": [_field_view(f, app, action) for f in block.fields],
                         }
                     )
         if not chosen:
