@@ -21,6 +21,7 @@ from solder.push import push
 from tests.conftest import STORE_HASH, STORE_TOKEN, Server
 from tests.flows import EXAMPLES, install_headless, ok, push_quickstart
 from tests.servers import run_asgi
+from tests.web.browser import launch, shot
 
 ACME = Path(__file__).resolve().parents[2] / "examples" / "acme" / "server.py"
 
@@ -35,10 +36,16 @@ def load_acme() -> ModuleType:
 
 
 @pytest.fixture
-def acme(server: Server, api: httpx2.Client) -> Iterator[httpx2.Client]:
+def acme_url(server: Server, api: httpx2.Client) -> Iterator[str]:
     push_quickstart(api)
     app = load_acme().create_app(server.url, server.dev_key, "acme-demo")
-    with run_asgi(app) as url, httpx2.Client(base_url=url, timeout=10) as browser:
+    with run_asgi(app) as url:
+        yield url
+
+
+@pytest.fixture
+def acme(acme_url: str) -> Iterator[httpx2.Client]:
+    with httpx2.Client(base_url=acme_url, timeout=10) as browser:
         yield browser
 
 
@@ -105,3 +112,33 @@ def test_installed_state_and_versions_follow_what_the_user_installed(
         (1, 1),
         (2, 1),
     ]
+
+
+@pytest.mark.browser
+def test_the_page_installs_through_the_modal_and_shows_it_installed(
+    server: Server, acme_url: str
+) -> None:
+    """AcmeCo's page in Chromium: Install opens Solder's modal from the SDK the page loaded;
+    the user connects the store and answers the field; the page then shows it installed."""
+    for browser in launch():
+        context = browser.new_context(viewport={"width": 900, "height": 760})  # type: ignore[attr-defined]
+        context.set_default_timeout(30_000)
+        page = context.new_page()
+        page.goto(acme_url)
+        card = page.locator("li.integration")
+        card.get_by_text("Not installed").wait_for()
+        card.get_by_role("button", name="Install").click()
+        modal = page.frame_locator("iframe.solder-frame")
+        modal.get_by_label("Store hash").fill(STORE_HASH)
+        modal.get_by_label("Access token").fill(STORE_TOKEN)
+        modal.get_by_role("button", name="Connect BigCommerce").click()
+        modal.get_by_role("button", name="Continue").click()
+        modal.get_by_label("Where to send new orders (your server's URL)").fill(
+            "https://acme.example/orders"
+        )
+        modal.get_by_role("button", name="Install").click()
+        page.get_by_role("status").get_by_text("Install done.").wait_for()
+        card.get_by_text("Installed: ").wait_for()
+        assert card.get_by_role("button", name="Edit").is_visible()
+        shot(page.locator("main"), "acme-integrations")
+        context.close()
