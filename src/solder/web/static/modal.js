@@ -215,9 +215,23 @@
   }
 
   function oauthButton(app, done) {
-    var button = h("button", { type: "button", class: "primary", text: "Connect " + app.name });
-    button.addEventListener("click", function () {
+    // An app whose sign-in page depends on the account (Shopify's shop domain) asks for
+    // those fields first; they go to /headless/oauthUrl, which checks them.
+    var pairs = app.properties.map(function (prop) {
+      var id = "cred-" + app.app + "-" + prop.name;
+      var spec = { name: prop.name, required: true, secret: prop.secret };
+      return { input: control(id, spec, null), spec: spec, prop: prop, id: id };
+    });
+    var button = h("button", { type: pairs.length ? "submit" : "button", class: "primary",
+                               text: "Connect " + app.name });
+    function start(event) {
+      if (event) event.preventDefault();
       fail("");
+      if (!validate(pairs)) return;
+      var query = "app=" + encodeURIComponent(app.app);
+      pairs.forEach(function (p) {
+        query += "&" + encodeURIComponent(p.spec.name) + "=" + encodeURIComponent(p.input.value.trim());
+      });
       var popup = window.open("", "solder-oauth", "width=520,height=680");
       if (!popup) {
         fail("Your browser blocked the sign-in window. Allow pop-ups for this site and try again.");
@@ -254,11 +268,30 @@
         }
       }
       window.addEventListener("message", onMessage);
-      call("GET", "/headless/oauthUrl?app=" + encodeURIComponent(app.app))
+      call("GET", "/headless/oauthUrl?" + query)
         .then(function (r) { popup.location.href = r.data.oauthUrl; })
-        .catch(function (err) { popup.close(); say(""); fail(err.message); });
+        .catch(function (err) {
+          finished = true;
+          clearInterval(watch);
+          window.removeEventListener("message", onMessage);
+          popup.close();
+          say("");
+          var name = namedField(err.message);
+          var hit = pairs.filter(function (p) { return p.spec.name === name; })[0];
+          if (hit) { fieldError(hit.input, err.message.replace(/^[\w.]+: /, "")); hit.input.focus(); }
+          fail(err.message);
+        });
+    }
+    if (!pairs.length) {
+      button.addEventListener("click", function () { start(null); });
+      return button;
+    }
+    var rows = pairs.map(function (p) {
+      return row(p.id, p.prop.displayName || p.prop.name, p.input, p.prop.description);
     });
-    return button;
+    var form = h("form", { novalidate: true, "aria-label": "Connect " + app.name }, rows.concat([button]));
+    form.addEventListener("submit", start);
+    return form;
   }
 
   function connectStep(apps, label) {
