@@ -258,3 +258,12 @@ def test_a_passthrough_answer_that_spends_the_quota_holds_the_connection(
     assert 1 <= int(held.headers["retry-after"]) <= 3
     with pytest.raises(RateLimited, match="asked not to be called before"):
         act(gregg, store)  # and so are the connection's runs
+
+
+def test_a_used_over_size_header_is_read_as_what_is_left() -> None:
+    """Shopify's ``X-Shopify-Shop-Api-Call-Limit: 40/40``: the bucket is full."""
+    app = APPS["shopify"]
+    header = "X-Shopify-Shop-Api-Call-Limit"
+    assert ratelimit.quota_spent(app, {header: "39/40"}) is None
+    assert ratelimit.quota_spent(app, {header: "40/40"}) == ratelimit.SPENT_WAIT
+    assert ratelimit.quota_spent(app, {header: "full"}) is None  # unreadable: no hold

@@ -82,6 +82,7 @@ PROVIDER_SCHEMA: dict[str, Any] = {
                 "remaining_header": {"type": "string"},
                 "reset_header": {"type": "string"},
                 "reset_unit": {"enum": ["s", "ms", "epoch"]},
+                "remaining_format": {"enum": ["count", "used/size"]},
                 "retry_after_header": {"type": "string"},
             },
         },

@@ -242,7 +242,14 @@ connector = Connector(
             "limit_param": "limit",
             "max_limit": 250,
         },
-        "rate_limit": {"per_second": 2, "burst": 40, "retry_after_header": "Retry-After"},
+        "rate_limit": {
+            "per_second": 2,
+            "burst": 40,
+            "retry_after_header": "Retry-After",
+            # "32/40": calls in the bucket / its size; full, the next leaks out in 0.5 s
+            "remaining_header": "X-Shopify-Shop-Api-Call-Limit",
+            "remaining_format": "used/size",
+        },
         "webhook_signature": {"header": SIGNATURE_HEADER, "algorithm": "hmac-sha256-base64"},
     },
     auth_headers=_headers,

@@ -10,9 +10,10 @@ less than ``MAX_SLEEP`` away waits for it; one further away is not made and rais
 (other users' connections to the same app) have their own timestamps and never wait for it.
 
 An app may also declare the headers that tell how much of its quota is left
-(``remaining_header``, and ``reset_header`` with ``reset_unit``: seconds, milliseconds, or a
-Unix time). When an answer says nothing is left, ``quota_spent`` gives how long to hold the
-connection, and the engine pauses it as after a 429, before the app has to refuse anything.
+(``remaining_header``, a count or, with ``remaining_format: "used/size"``, Shopify's
+``32/40``; and ``reset_header`` with ``reset_unit``: seconds, milliseconds, or a Unix time).
+When an answer says nothing is left, ``quota_spent`` gives how long to hold the connection,
+and the engine pauses it as after a 429, before the app has to refuse anything.
 """
 
 from __future__ import annotations
@@ -46,11 +47,21 @@ def _number(value: str | None) -> float | None:
         return None
 
 
+def _remaining(value: str | None, form: str) -> float | None:
+    """What is left of the quota: a count, or ``size - used`` from ``"used/size"``."""
+    if form != "used/size" or value is None:
+        return _number(value)
+    before, _, after = value.partition("/")
+    used, size = _number(before.strip()), _number(after.strip())
+    return None if used is None or size is None else size - used
+
+
 def quota_spent(app: App, headers: Mapping[str, str]) -> float | None:
     """Seconds to hold the connection if ``headers`` say its quota is used up, else None."""
     facts = app.provider.get("rate_limit") or {}
     name = facts.get("remaining_header")
-    remaining = _number(headers.get(name)) if name else None
+    form = facts.get("remaining_format", "count")
+    remaining = _remaining(headers.get(name), form) if name else None
     if remaining is None or remaining > 0:
         return None
     reset = _number(headers.get(facts["reset_header"])) if "reset_header" in facts else None
