@@ -68,20 +68,36 @@ ORDER = {
 def _bigcommerce() -> Iterator[Sandbox]:
     app = bigcommerce.create_app(STORE_HASH, STORE_TOKEN, retry_backoff=0.05)
     with _served(app, lambda status: [{"status": status, "message": "forced"}]) as url:
-        made = httpx2.post(
-            f"{url}/stores/{STORE_HASH}/v2/orders",
-            json=ORDER,
-            headers={"X-Auth-Token": STORE_TOKEN},
-        )
-        assert made.status_code == 201, made.text
+        store = httpx2.Client(base_url=f"{url}/stores/{STORE_HASH}",
+                              headers={"X-Auth-Token": STORE_TOKEN})  # fmt: skip
+        with store:
+            order = _ok(store.post("/v2/orders", json=ORDER)).json()
+            (customer,) = _ok(store.post("/v3/customers", json=[
+                {"email": "kit@example.com", "first_name": "Kit", "last_name": "Conformance"}
+            ])).json()["data"]  # fmt: skip
+            _ok(store.post("/v3/catalog/products",
+                           json={"name": "Anvil", "type": "physical", "weight": 9, "price": 25}))
+        orders, auth = f"{url}/stores/{STORE_HASH}/v2/orders", {"X-Auth-Token": STORE_TOKEN}
         yield Sandbox(
             url=url,
             good={"storeHash": STORE_HASH, "accessToken": STORE_TOKEN},
             bad={"storeHash": STORE_HASH, "accessToken": "not-the-token"},
-            inputs={"update_order_status": {"orderId": made.json()["id"], "status": "Shipped"}},
-            events={"order_created": lambda: _ok(httpx2.post(
-                f"{url}/stores/{STORE_HASH}/v2/orders", json=ORDER,
-                headers={"X-Auth-Token": STORE_TOKEN}))},
+            inputs={
+                "update_order_status": {"orderId": order["id"], "status": "Shipped"},
+                "get_order": {"orderId": order["id"]},
+                "list_orders": {"status": "Pending", "limit": 5},
+                "create_customer": {"email": "new@example.com", "firstName": "New",
+                                    "lastName": "Customer"},
+                "update_customer": {"customerId": customer["id"], "company": "Kit Ltd"},
+                "find_customer_by_email": {"email": "kit@example.com"},
+                "list_products": {"keyword": "anvil"},
+            },
+            events={
+                "order_created": lambda: _ok(httpx2.post(orders, json=ORDER, headers=auth)),
+                "order_updated": lambda: _ok(httpx2.put(f"{orders}/{order['id']}",
+                                                        json={"staff_notes": "hook"},
+                                                        headers=auth)),
+            },
         )  # fmt: skip
 
 

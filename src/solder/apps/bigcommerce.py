@@ -1,4 +1,5 @@
-"""BigCommerce: store API with ``X-Auth-Token``; orders (v2) and webhooks (v3).
+"""BigCommerce: store API with ``X-Auth-Token``; orders (v2), customers, products and webhooks
+(v3, bodies ``{"data", "meta"}``).
 
 Webhook callbacks carry no signature of their own; BigCommerce sends back the custom
 ``headers`` given when the hook was made, so each hook gets a random secret header that
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import httpx2
 from pydantic import BaseModel, ConfigDict, Field
 
 from solder.apps.base import (
@@ -19,7 +21,24 @@ from solder.apps.base import (
     Subscription,
     WebhookTrigger,
 )
-from solder.apps.http import check, json_body, send
+from solder.apps.bigcommerce_models import (
+    CUSTOMER_SAMPLE,
+    INPUT_NAMES,
+    ORDER_SAMPLE,
+    PRODUCT_SAMPLE,
+    Customer,
+    CustomerChange,
+    EmailQuery,
+    FoundCustomer,
+    NewCustomer,
+    Order,
+    OrderQuery,
+    OrderRef,
+    Orders,
+    ProductQuery,
+    Products,
+)
+from solder.apps.http import check, json_body, reach, send
 from solder.apps.sdk import ApiKeyAuth, Connector, Option
 from solder.errors import FatalError, ReconnectNeeded
 
@@ -40,9 +59,38 @@ def _headers(ctx: AppContext) -> dict[str, str]:
     return {"X-Auth-Token": str(token), "Accept": "application/json"}
 
 
-def _get(ctx: AppContext, path: str, what: str) -> Any:
-    resp = send(ctx.client, "GET", _store_url(ctx, path), what, headers=_headers(ctx))
+def _call(ctx: AppContext, method: str, path: str, what: str, **kwargs: Any) -> Any:
+    """One API request; errors mapped by ``solder.apps.http``, and a v3 422's field errors by
+    ``invalid``. A v2 list with nothing in it is a 204: ``[]``."""
+    url = _store_url(ctx, path)
+    request = lambda: ctx.client.request(method, url, headers=_headers(ctx), **kwargs)  # noqa: E731
+    resp = reach(request, url, what)
+    if resp.status_code == 422:
+        raise invalid(resp, what)
+    if check(resp, what).status_code == 204:
+        return []
     return json_body(resp, what)
+
+
+def _get(ctx: AppContext, path: str, what: str, **params: Any) -> Any:
+    return _call(ctx, "GET", path, what, params=params or None)
+
+
+def invalid(resp: httpx2.Response, what: str) -> FatalError:
+    """A v3 422 (``{"errors": {"0.email": "..."}}``, a batch row's index first) as a
+    ``FatalError`` naming the first field refused, as the action's input names it."""
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if not isinstance(errors, dict) or not errors:
+        title = body.get("title") if isinstance(body, dict) else resp.text[:300]
+        return FatalError(f"{what}: HTTP 422: {title}")
+    name, reason = next(iter(errors.items()))
+    field = str(name).split(".")[-1] or "input"
+    field = INPUT_NAMES.get(field, field)
+    return FatalError(f"{field}: {reason} ({what})", field=field)
 
 
 def _subscribe(scope: str) -> Any:
@@ -110,7 +158,8 @@ def _drop_hook(ctx: AppContext, hook_id: str) -> None:
     _unsubscribe(ctx, {"hookId": hook_id})
 
 
-def _order_created_enrich(ctx: AppContext, payload: Mapping[str, Any]) -> dict[str, Any]:
+def _order_enrich(ctx: AppContext, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """The callback names the order (``data.id``); the run gets the order as it is now."""
     data = payload.get("data")
     order_id = data.get("id") if isinstance(data, Mapping) else None
     if order_id is None:
@@ -121,28 +170,32 @@ def _order_created_enrich(ctx: AppContext, payload: Mapping[str, Any]) -> dict[s
     return order
 
 
-order_created = WebhookTrigger(
-    key="order_created",
-    name="Order Created",
-    subscribe=_subscribe("store/order/created"),
-    unsubscribe=_unsubscribe,
-    secret_header=SECRET_HEADER,
-    event_id=lambda p: str(p["hash"]) if p.get("hash") else None,
-    matches=lambda p: p.get("scope") == "store/order/created",
-    enrich=_order_created_enrich,
-    status=_hook_status,
-    reactivate=_reactivate,
-    hooks=_list_hooks,
-    drop=_drop_hook,
-)
+def order_hook(key: str, name: str, scope: str) -> WebhookTrigger:
+    """A trigger on an order webhook ``scope``; each installation gets its own hook. Every
+    order scope's callback has the same shape (``data.id``), and a unique ``hash``."""
+    return WebhookTrigger(
+        key=key,
+        name=name,
+        subscribe=_subscribe(scope),
+        unsubscribe=_unsubscribe,
+        secret_header=SECRET_HEADER,
+        event_id=lambda p: str(p["hash"]) if p.get("hash") else None,
+        matches=lambda p: p.get("scope") == scope,
+        enrich=_order_enrich,
+        status=_hook_status,
+        reactivate=_reactivate,
+        hooks=_list_hooks,
+        drop=_drop_hook,
+    )
 
 
 connector = Connector(
     key="bigcommerce",
     title="BigCommerce",
     icon="/static/icons/bigcommerce.svg",
-    version="1.1.0",
-    description="Orders of a BigCommerce store: update their status, hear about new ones.",
+    version="1.2.0",
+    description="Orders, customers and products of a BigCommerce store; new and changed "
+    "orders as triggers.",
     auth=ApiKeyAuth(
         fields=(
             CredentialField("storeHash", "Store hash", "the part after /stores/ in your API path"),
@@ -167,7 +220,8 @@ connector = Connector(
     api_root=lambda ctx: _store_url(ctx, ""),
     auth_headers=_headers,
 )
-connector.trigger(order_created)
+connector.trigger(order_hook("order_created", "Order Created", "store/order/created"))
+connector.trigger(order_hook("order_updated", "Order Updated", "store/order/updated"))
 
 
 @connector.credential_test
@@ -195,16 +249,6 @@ class UpdateOrderStatusInput(BaseModel):
     )
 
 
-class Order(BaseModel):
-    """A v2 order as BigCommerce answers it; fields beyond these are kept as they come."""
-
-    model_config = ConfigDict(extra="allow")
-
-    id: int
-    status_id: int
-    status: str
-
-
 def _resolve_status(ctx: AppContext, status: int | str) -> int:
     if isinstance(status, int) or (isinstance(status, str) and status.isdigit()):
         return int(status)
@@ -224,19 +268,85 @@ def _resolve_status(ctx: AppContext, status: int | str) -> int:
 )
 def _update_order_status(ctx: AppContext, inp: UpdateOrderStatusInput) -> Order:
     status_id = _resolve_status(ctx, inp.status)
-    what = "bigcommerce update order"
-    resp = send(
-        ctx.client,
-        "PUT",
-        _store_url(ctx, f"/v2/orders/{inp.order_id}"),
-        what,
-        headers=_headers(ctx),
-        json={"status_id": status_id},
-    )
-    body = json_body(resp, what)
-    if not isinstance(body, dict):
-        raise FatalError(f"{what}: unexpected response")
+    body = _call(ctx, "PUT", f"/v2/orders/{inp.order_id}", "bigcommerce update order",
+                 json={"status_id": status_id})  # fmt: skip
     return Order.model_validate(body)
+
+
+@connector.action("get_order", title="Get an order", idempotent=True, sample=ORDER_SAMPLE)
+def _get_order(ctx: AppContext, inp: OrderRef) -> Order:
+    return Order.model_validate(_get(ctx, f"/v2/orders/{inp.order_id}", "bigcommerce get order"))
+
+
+@connector.action("list_orders", title="List orders", idempotent=True,
+                  sample={"orders": [ORDER_SAMPLE]})  # fmt: skip
+def _list_orders(ctx: AppContext, inp: OrderQuery) -> Orders:
+    """One page of orders, newest first."""
+    params: dict[str, Any] = {"sort": "id:desc", "limit": inp.limit, "page": inp.page}
+    if inp.status is not None:
+        params["status_id"] = _resolve_status(ctx, inp.status)
+    if inp.min_date_created:
+        params["min_date_created"] = inp.min_date_created
+    return Orders(orders=_get(ctx, "/v2/orders", "bigcommerce list orders", **params))
+
+
+def _customers_by_email(ctx: AppContext, email: str) -> list[Customer]:
+    found = _get(ctx, "/v3/customers", "bigcommerce find customer", **{"email:in": email})
+    return [Customer.model_validate(row) for row in found.get("data", [])]
+
+
+def _write_customer(ctx: AppContext, method: str, row: dict[str, Any], what: str) -> Customer:
+    """One customer through the batch endpoint (an array body, one row)."""
+    rows = _call(ctx, method, "/v3/customers", what, json=[row]).get("data") or []
+    if not rows:
+        raise FatalError(f"{what}: the answer has no customer")
+    return Customer.model_validate(rows[0])
+
+
+@connector.action("create_customer", title="Create or update a customer by email",
+                  idempotent=True, sample=CUSTOMER_SAMPLE)  # fmt: skip
+def _create_customer(ctx: AppContext, inp: NewCustomer) -> Customer:
+    """A store's customer emails are unique: when one already has the email, it is updated
+    with the input instead, so a repeat is harmless."""
+    try:
+        return _write_customer(ctx, "POST", inp.body(), "bigcommerce create customer")
+    except FatalError as exc:
+        if exc.field != "email" or "in use" not in exc.message:
+            raise
+    found = _customers_by_email(ctx, inp.email)
+    if not found:
+        raise FatalError(f"email: {inp.email} is in use, but no customer has it", field="email")
+    row = {"id": found[0].id, **inp.body()}
+    return _write_customer(ctx, "PUT", row, "bigcommerce update customer")
+
+
+@connector.action("update_customer", title="Update a customer", idempotent=True,
+                  sample=CUSTOMER_SAMPLE)  # fmt: skip
+def _update_customer(ctx: AppContext, inp: CustomerChange) -> Customer:
+    fields = inp.body()
+    if not fields:
+        raise FatalError("customer: give at least one field to change", field="customer")
+    row = {"id": inp.customer_id, **fields}
+    return _write_customer(ctx, "PUT", row, "bigcommerce update customer")
+
+
+@connector.action("find_customer_by_email", title="Find a customer by email", idempotent=True,
+                  sample={"found": True, "customer": CUSTOMER_SAMPLE})  # fmt: skip
+def _find_customer(ctx: AppContext, inp: EmailQuery) -> FoundCustomer:
+    found = _customers_by_email(ctx, inp.email)
+    return FoundCustomer(found=bool(found), customer=found[0] if found else None)
+
+
+@connector.action("list_products", title="List products", idempotent=True,
+                  sample={"products": [PRODUCT_SAMPLE], "total": 1, "totalPages": 1})  # fmt: skip
+def _list_products(ctx: AppContext, inp: ProductQuery) -> Products:
+    params: dict[str, Any] = {"page": inp.page, "limit": inp.limit}
+    if inp.keyword:
+        params["keyword"] = inp.keyword
+    body = _get(ctx, "/v3/catalog/products", "bigcommerce list products", **params)
+    pagination = body.get("meta", {}).get("pagination", {})
+    return Products(products=body.get("data", []), total=int(pagination.get("total", 0)),
+                    totalPages=int(pagination.get("total_pages", 1)))  # fmt: skip
 
 
 def _poll_new_orders(ctx: AppContext, cursor: Any) -> tuple[list[dict[str, Any]], Any]:

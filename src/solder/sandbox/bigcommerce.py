@@ -2,12 +2,15 @@
 
 Everything lives under ``/stores/{store_hash}`` and needs ``X-Auth-Token``::
 
-    GET  POST       /v2/orders                 list (204 when empty, as BigCommerce does), create
+    GET  POST       /v2/orders                 list (204 when empty, as BigCommerce does; filters
+                                               status_id, customer_id, min_id, max_id and
+                                               min_date_created), create
     GET  PUT        /v2/orders/{id}            read, update (a new ``status_id`` fires webhooks)
     GET             /v2/orders/{id}/products   the order's line items
     GET             /v2/order_statuses[/{id}]  the 15 standard statuses
     GET  POST       /v3/hooks                  list, create  (v3 bodies are ``{"data", "meta"}``)
     GET  PUT DELETE /v3/hooks/{id}
+    GET  POST PUT   /v3/customers, GET POST /v3/catalog/products (``bigcommerce_catalog.py``)
 
 v2 errors are ``[{"status", "message"}]``, v3 errors ``{"status", "title", "type", "errors"}``.
 Webhook callbacks are POSTed in background tasks with the hook's custom ``headers`` (the way
@@ -34,7 +37,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from email.utils import format_datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 from uuid import uuid4
 
@@ -280,6 +283,39 @@ def query_int(request: Request, name: str, default: int, low: int, high: int) ->
     return value
 
 
+def paginate(request: Request, rows: list[Json], default: int = 50) -> Json:
+    """One page of ``rows`` (``page``, ``limit`` up to 250) and v3's ``meta.pagination``."""
+    page = query_int(request, "page", 1, 1, 10**9)
+    limit = query_int(request, "limit", default, 1, 250)
+    chunk = rows[(page - 1) * limit : page * limit]
+    pages = max(1, -(-len(rows) // limit))
+    links = {"current": f"?page={page}&limit={limit}"}
+    if page > 1:
+        links["previous"] = f"?page={page - 1}&limit={limit}"
+    if page < pages:
+        links["next"] = f"?page={page + 1}&limit={limit}"
+    pagination = {
+        "total": len(rows), "count": len(chunk), "per_page": limit,
+        "current_page": page, "total_pages": pages, "links": links,
+    }  # fmt: skip
+    return {"data": chunk, "meta": {"pagination": pagination}}
+
+
+def date_filter(request: Request, name: str) -> datetime | None:
+    """A date filter of v2 lists: RFC 2822 or ISO 8601 (a date alone is its midnight, UTC)."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    try:
+        when = datetime.fromisoformat(raw)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(raw)
+        except (TypeError, ValueError):
+            raise ApiError(400, f"The filter '{name}' is invalid.") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
 def whole(value: Any, field: str, low: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ApiError(400, f"The field '{field}' is invalid.")
@@ -421,10 +457,12 @@ class StoreApi:
             for name in ("status_id", "customer_id", "min_id", "max_id")
             if name in request.query_params
         }
+        since = date_filter(request, "min_date_created")
         orders = [
             order
             for order_id, order in sorted(self.store.orders.items())
             if order["status_id"] == wanted.get("status_id", order["status_id"])
+            and (since is None or parsedate_to_datetime(order["date_created"]) >= since)
             and order["customer_id"] == wanted.get("customer_id", order["customer_id"])
             and wanted.get("min_id", 0) <= order_id <= wanted.get("max_id", order_id)
         ]
@@ -512,8 +550,6 @@ class StoreApi:
         return hook
 
     async def list_hooks(self, request: Request) -> Response:
-        page = query_int(request, "page", 1, 1, 10**9)
-        limit = query_int(request, "limit", 50, 1, 250)
         query = request.query_params
         hooks = [
             hook
@@ -523,14 +559,7 @@ class StoreApi:
             and query.get("scope", hook["scope"]) == hook["scope"]
             and query.get("destination", hook["destination"]) == hook["destination"]
         ]
-        chunk = hooks[(page - 1) * limit : page * limit]
-        pages = max(1, -(-len(hooks) // limit))
-        pagination = {
-            "total": len(hooks), "count": len(chunk), "per_page": limit,
-            "current_page": page, "total_pages": pages,
-            "links": {"current": f"?page={page}&limit={limit}"},
-        }  # fmt: skip
-        return JSONResponse({"data": chunk, "meta": {"pagination": pagination}})
+        return JSONResponse(paginate(request, hooks))
 
     async def get_hook(self, request: Request) -> Response:
         return JSONResponse({"data": self.hook_or_404(request), "meta": {}})
@@ -632,6 +661,10 @@ def create_app(
     store = StoreState(store_hash, access_token, store_id, client_id)
     dispatcher = Dispatcher(store, webhook_retries, retry_backoff, transport)
     api = StoreApi(store, dispatcher)
+    # the catalog module builds on this one's helpers, so it is imported once both exist
+    from solder.sandbox.bigcommerce_catalog import Catalog
+
+    catalog = Catalog()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -654,6 +687,7 @@ def create_app(
         ("v3", f"{v3}/hooks/{{hook_id:int}}", "GET", api.get_hook),
         ("v3", f"{v3}/hooks/{{hook_id:int}}", "PUT", api.update_hook),
         ("v3", f"{v3}/hooks/{{hook_id:int}}", "DELETE", api.delete_hook),
+        *catalog.routes(v3),
     ]
     routes = [
         Route("/_sandbox/deliveries", api.deliveries, methods=["GET"]),
@@ -665,7 +699,7 @@ def create_app(
         exception_handlers={HTTPException: http_error},
         lifespan=lifespan,
     )
-    app.state.store = store
+    app.state.store, app.state.catalog = store, catalog
     return app
 
 
