@@ -75,8 +75,8 @@ def _bigcommerce() -> Iterator[Sandbox]:
             (customer,) = _ok(store.post("/v3/customers", json=[
                 {"email": "kit@example.com", "first_name": "Kit", "last_name": "Conformance"}
             ])).json()["data"]  # fmt: skip
-            _ok(store.post("/v3/catalog/products",
-                           json={"name": "Anvil", "type": "physical", "weight": 9, "price": 25}))
+            anvil = {"name": "Anvil", "type": "physical", "weight": 9, "price": 25}
+            _ok(store.post("/v3/catalog/products", json=anvil))
         orders, auth = f"{url}/stores/{STORE_HASH}/v2/orders", {"X-Auth-Token": STORE_TOKEN}
         yield Sandbox(
             url=url,
