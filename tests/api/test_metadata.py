@@ -45,6 +45,7 @@ def test_apps_lists_every_app_with_its_triggers_and_actions(
         "icon": f"{server.url}/static/icons/bigcommerce.svg",
         "triggers": [
             {"key": "order_created", "name": "Order Created", "delivery": "webhook"},
+            {"key": "order_updated", "name": "Order Updated", "delivery": "webhook"},
             {
                 "key": "order_placed_polling",
                 "name": "Order placed (polling)",
@@ -65,13 +66,20 @@ def test_apps_lists_every_app_with_its_triggers_and_actions(
                     "status": "Shipped",
                     "total_inc_tax": "25.0000",
                 },
-            }
+            },
+            *bigcommerce["actions"][1:],
         ],
-        "version": "1.1.0",
-        "description": "Orders of a BigCommerce store: update their status, hear about new ones.",
+        "version": "1.2.0",
+        "description": "Orders, customers and products of a BigCommerce store; new and changed "
+        "orders as triggers.",
         "auth": "api_key",
         "options": ["order_statuses"],
     }
+    assert [a["key"] for a in bigcommerce["actions"]] == [
+        "update_order_status", "get_order", "list_orders", "create_customer",
+        "update_customer", "find_customer_by_email", "list_products",
+    ]  # fmt: skip
+    assert all(a["idempotent"] is True for a in bigcommerce["actions"])
     action = bigcommerce["actions"][0]
     assert action["inputSchema"]["required"] == ["orderId", "status"]
     assert action["inputSchema"]["properties"]["status"]["options"] == "order_statuses"

@@ -101,11 +101,7 @@ def _subscribe(scope: str) -> Any:
             "is_active": True,
             "headers": {SECRET_HEADER: sub.secret},
         }
-        what = "bigcommerce create webhook"
-        resp = send(
-            ctx.client, "POST", _store_url(ctx, "/v3/hooks"), what, headers=_headers(ctx), json=body
-        )
-        hook = json_body(resp, what).get("data", {})
+        hook = _call(ctx, "POST", "/v3/hooks", "bigcommerce create webhook", json=body)["data"]
         return {"hookId": hook.get("id"), "scope": scope}
 
     return subscribe
@@ -134,19 +130,15 @@ def _hook_status(ctx: AppContext, state: Mapping[str, Any]) -> str:
 
 
 def _reactivate(ctx: AppContext, state: Mapping[str, Any]) -> None:
-    url = _store_url(ctx, f"/v3/hooks/{state['hookId']}")
-    send(ctx.client, "PUT", url, "bigcommerce reactivate webhook", headers=_headers(ctx),
-         json={"is_active": True})  # fmt: skip
+    _call(ctx, "PUT", f"/v3/hooks/{state['hookId']}", "bigcommerce reactivate webhook",
+          json={"is_active": True})  # fmt: skip
 
 
 def _list_hooks(ctx: AppContext) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     page = 1
     while True:
-        what = "bigcommerce list webhooks"
-        resp = send(ctx.client, "GET", _store_url(ctx, "/v3/hooks"), what,
-                    params={"page": page, "limit": 250}, headers=_headers(ctx))  # fmt: skip
-        body = json_body(resp, what)
+        body = _get(ctx, "/v3/hooks", "bigcommerce list webhooks", page=page, limit=250)
         found += [(str(h["id"]), str(h.get("destination", ""))) for h in body.get("data", [])]
         pages = body.get("meta", {}).get("pagination", {}).get("total_pages", 1)
         if page >= pages:
@@ -164,9 +156,13 @@ def _order_enrich(ctx: AppContext, payload: Mapping[str, Any]) -> dict[str, Any]
     order_id = data.get("id") if isinstance(data, Mapping) else None
     if order_id is None:
         raise FatalError("bigcommerce webhook has no data.id")
-    order = _get(ctx, f"/v2/orders/{order_id}", "bigcommerce get order")
+    return _order(ctx, "GET", order_id, "bigcommerce get order")
+
+
+def _order(ctx: AppContext, method: str, order_id: Any, what: str, **kw: Any) -> dict[str, Any]:
+    order = _call(ctx, method, f"/v2/orders/{order_id}", what, **kw)
     if not isinstance(order, dict):
-        raise FatalError("bigcommerce get order: unexpected response")
+        raise FatalError(f"{what}: unexpected response")
     return order
 
 
@@ -268,14 +264,14 @@ def _resolve_status(ctx: AppContext, status: int | str) -> int:
 )
 def _update_order_status(ctx: AppContext, inp: UpdateOrderStatusInput) -> Order:
     status_id = _resolve_status(ctx, inp.status)
-    body = _call(ctx, "PUT", f"/v2/orders/{inp.order_id}", "bigcommerce update order",
-                 json={"status_id": status_id})  # fmt: skip
+    body = _order(ctx, "PUT", inp.order_id, "bigcommerce update order",
+                  json={"status_id": status_id})  # fmt: skip
     return Order.model_validate(body)
 
 
 @connector.action("get_order", title="Get an order", idempotent=True, sample=ORDER_SAMPLE)
 def _get_order(ctx: AppContext, inp: OrderRef) -> Order:
-    return Order.model_validate(_get(ctx, f"/v2/orders/{inp.order_id}", "bigcommerce get order"))
+    return Order.model_validate(_order(ctx, "GET", inp.order_id, "bigcommerce get order"))
 
 
 @connector.action("list_orders", title="List orders", idempotent=True,
@@ -353,15 +349,10 @@ def _poll_new_orders(ctx: AppContext, cursor: Any) -> tuple[list[dict[str, Any]]
     """Orders with an id above the last one seen (ids only grow), oldest first."""
     what = "bigcommerce list orders"
     if cursor is None:
-        resp = send(ctx.client, "GET", _store_url(ctx, "/v2/orders"), what,
-                    params={"sort": "id:desc", "limit": 1}, headers=_headers(ctx))  # fmt: skip
-        newest = json_body(resp, what) if resp.status_code != 204 else []
+        newest = _get(ctx, "/v2/orders", what, sort="id:desc", limit=1)
         return [], {"lastId": int(newest[0]["id"]) if newest else 0}
     last = int(cursor.get("lastId", 0))
-    resp = send(ctx.client, "GET", _store_url(ctx, "/v2/orders"), what,
-                params={"min_id": last + 1, "sort": "id:asc", "limit": 250},
-                headers=_headers(ctx))  # fmt: skip
-    found = json_body(resp, what) if resp.status_code != 204 else []
+    found = _get(ctx, "/v2/orders", what, min_id=last + 1, sort="id:asc", limit=250)
     if not found:
         return [], cursor
     return list(found), {"lastId": max(int(o["id"]) for o in found)}
