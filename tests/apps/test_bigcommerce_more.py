@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx2
 import pytest
+from pydantic import ValidationError
 
 from solder.apps.base import AppContext
 from solder.apps.bigcommerce import SECRET_HEADER
@@ -109,6 +110,11 @@ def test_a_field_the_store_refuses_is_named_as_the_input_names_it(ctx: AppContex
                                                    "email": "di@example.com"})  # fmt: skip
     assert taken.field == "email"
     assert "in use" in taken.message
+    with pytest.raises(ValidationError) as two:  # email:in would read it as two addresses
+        APP.actions["find_customer_by_email"].input_model.model_validate(
+            {"email": "cy@example.com,di@example.com"}
+        )
+    assert two.value.errors()[0]["loc"] == ("email",)
     nothing = refused_field(ctx, "update_customer", {"customerId": made["id"]})
     assert nothing.field == "customer"
 

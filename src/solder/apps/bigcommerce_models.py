@@ -102,7 +102,8 @@ class CustomerChange(CustomerFields):
 
 
 class EmailQuery(_In):
-    email: str
+    # one address: ``email:in`` would read a comma as a list of them
+    email: str = Field(pattern=r"^[^,\s@]+@[^,\s@]+$", description="one email address")
 
 
 class FoundCustomer(BaseModel):
