@@ -23,7 +23,6 @@ from solder.api.auth import ServicesDep
 from solder.errors import SolderError, Unauthorized
 from solder.security.tokens import mint_user_token, read_link_token
 from solder.store import links
-from solder.store.types import utcnow
 
 router = APIRouter(tags=["install links"])
 
@@ -62,9 +61,6 @@ def open_link(
     if row.used_at is not None:
         return _page("Already installed", "This install link was used already: the "
                      "integration is installed. Ask for a new link to change it.", 410)  # fmt: skip
-    if row.expires_at <= utcnow():
-        return _page("This link does not work", "This install link has expired; ask for a new one.",
-                     410)  # fmt: skip
     user_token = mint_user_token(
         services.token_secret, claims.user_id, claims.environment, link=claims.link
     )

@@ -496,12 +496,11 @@ class RunExecution:
         if self.unsaved_effect or time.monotonic() - self.renewed > self.lease.total_seconds() / 3:
             self._commit()
 
-    def _hold(self, record: Any, message: str, at: datetime, attempt: int) -> bool:
+    def _hold(self, record: Any, message: str, at: datetime, delay: float, attempt: int) -> bool:
         """Record a failed attempt and keep the run for a retry due at ``at``, if a holder
         has room and the wait is short enough not to need a renewal of the lease."""
         holder = self.holder
-        short = (at - utcnow()).total_seconds() < self.lease_seconds / 3
-        if holder is None or not short or not holder.reserve(1):
+        if holder is None or delay >= self.lease_seconds / 3 or not holder.reserve(1):
             return False
         try:
             self._commit(
@@ -533,7 +532,7 @@ class RunExecution:
             at = utcnow() + timedelta(seconds=delay)
             due = time.monotonic() + delay
             why = "rate limited, waiting" if limited else "block failed, retrying in"
-            if not limited and self._hold(record, message, at, attempt):
+            if not limited and self._hold(record, message, at, delay, attempt):
                 self.due = due
                 log.warning("%s %.2fs: %s", why, delay, message, extra=extra)
                 return "held"
