@@ -122,6 +122,12 @@ class Settings(BaseSettings):
         '{"warehouse": "postgresql://user:password@host/db"}; blocks name them in '
         "inputs.connection, so passwords stay out of workflow definitions",
     )
+    destination_connections: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="event buses, warehouses and cloud services destination blocks may send "
+        'to, by name: {"bus": "amqp://user:password@host:5672/"}; blocks name them in '
+        "inputs.connection, so secrets stay out of workflow definitions",
+    )
     log_retention_days: int = Field(default=60, ge=1)
     install_link_days: int = Field(
         default=7, ge=1, le=90, description="how long a hosted install link lasts by default"

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from solder.apps import http as app_http
 from solder.apps.base import PollingTrigger
+from solder.destinations import sending
 from solder.engine import code, formatters, outbound, ratelimit, sql
 from solder.engine.definitions import (
     AnyBlock,
@@ -24,6 +25,7 @@ from solder.engine.definitions import (
     AppEventTrigger,
     CodeBlock,
     DelayBlock,
+    DestinationBlock,
     FormatterBlock,
     HttpBlock,
     SqlBlock,
@@ -73,6 +75,16 @@ def run_block(call: BlockCall, inp: dict[str, Any]) -> Any:
         return app_action(call, block, inp)
     if isinstance(block, SqlBlock):
         return sql_write(call, inp)
+    if isinstance(block, DestinationBlock):
+        return sending.send(
+            block.destination,
+            inp,
+            call.services.settings.destination_connections,
+            run_id=call.run_id,
+            step_id=call.step_id,
+            workflow_id=call.workflow_id,
+            user_id=call.user_id,
+        )
     if isinstance(block, CodeBlock):
         cfg = call.services.settings.engine
         result = code.run_code(
@@ -91,7 +103,7 @@ def run_block(call: BlockCall, inp: dict[str, Any]) -> Any:
     raise FatalError(f"block type {block.type!r} cannot run here")  # pragma: no cover
 
 
-SIDE_EFFECTS = (StreamDataBlock, AppActionBlock, HttpBlock, SqlBlock)
+SIDE_EFFECTS = (StreamDataBlock, AppActionBlock, HttpBlock, SqlBlock, DestinationBlock)
 
 
 def has_side_effects(block: AnyBlock) -> bool:
@@ -99,7 +111,7 @@ def has_side_effects(block: AnyBlock) -> bool:
 
     Triggers only read (an app trigger fetches the record it was told about), and logic,
     code and formatters compute, so a crash that loses their result costs a repeat of a
-    read or a computation; Stream Data, HTTP requests, app actions and SQL write.
+    read or a computation; Stream Data, HTTP requests, app actions, SQL and destinations write.
     """
     return isinstance(block, SIDE_EFFECTS)
 

@@ -11,6 +11,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from solder.apps.base import App
+from solder.destinations import sending
 from solder.engine import code, formatters, mapping, schedule
 from solder.engine.definitions import (
     AnyBlock,
@@ -18,13 +19,14 @@ from solder.engine.definitions import (
     AppEventTrigger,
     BranchBlock,
     CodeBlock,
+    DestinationBlock,
     FormatterBlock,
     IntegrationFile,
     ScheduleTrigger,
     WorkflowDef,
 )
 from solder.engine.kinds import KINDS
-from solder.errors import BadInput
+from solder.errors import BadInput, StepError
 
 
 def check_integration(file: IntegrationFile, apps: Mapping[str, App]) -> list[str]:
@@ -52,6 +54,8 @@ def check_workflow(wf: WorkflowDef, apps: Mapping[str, App], where: str) -> list
                 formatters.check_operation(block.operation)
             except BadInput as exc:
                 problems.append(f"{at}.operation: {exc.message}")
+        elif isinstance(block, DestinationBlock):
+            problems += _check_destination(block, at, field_names)
         elif isinstance(block, CodeBlock):
             try:
                 code.check_source(block.code)
@@ -80,6 +84,26 @@ def _check_inputs(block: AnyBlock, at: str) -> list[str]:
         error = best_match(Draft202012Validator(schema).iter_errors(value))
         if error is not None:
             problems.append(f"{at}.inputs.{name}: {error.message}")
+    return problems
+
+
+def _check_destination(block: DestinationBlock, at: str, fields: set[str]) -> list[str]:
+    """The destination exists; its required inputs are given; literal ones fit its schema."""
+    try:
+        destination = sending.find(block.destination)
+    except StepError as exc:
+        return [f"{at}.{exc.message}"]
+    literal = {k: v for k, v in block.inputs.items() if not _has_mapping(v)}
+    given = set(block.inputs) | fields
+    problems = []
+    if "connection" not in given:
+        problems.append(f"{at}.inputs.connection: required (as an input or a user field)")
+    for name, message in sending.input_problems(destination, literal):
+        if message == "required" and name in given:
+            continue
+        if message == "required":
+            message = "required (as an input or a user field)"
+        problems.append(f"{at}.inputs.{name}: {message}")
     return problems
 
 

@@ -121,6 +121,13 @@ class SqlBlock(BlockBase):
     type: Literal["sql"]
 
 
+class DestinationBlock(BlockBase):
+    """Send rows or events to a destination (``solder.destinations``) over a server connection."""
+
+    type: Literal["destination"]
+    destination: str = Field(min_length=1, max_length=64)
+
+
 class CodeBlock(BlockBase):
     """A JavaScript ``main(input)`` run in a sandbox; ``inputs`` is what it receives."""
 
@@ -185,6 +192,7 @@ Block = Annotated[
     | AppActionBlock
     | HttpBlock
     | SqlBlock
+    | DestinationBlock
     | CodeBlock
     | FormatterBlock
     | DelayBlock
@@ -199,6 +207,7 @@ StepBlock = (
     | AppActionBlock
     | HttpBlock
     | SqlBlock
+    | DestinationBlock
     | CodeBlock
     | FormatterBlock
     | DelayBlock

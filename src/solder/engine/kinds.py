@@ -151,6 +151,14 @@ KINDS: dict[str, BlockKind] = {
             side_effects=True,
         ),
         BlockKind(
+            "destination",
+            "Destination",
+            "send rows or events to an event bus, warehouse or cloud service (see destinations)",
+            ANY,
+            ANY,
+            side_effects=True,
+        ),
+        BlockKind(
             "code", "Code", "JavaScript main(input) in a sandbox; inputs are its input", ANY, ANY
         ),
         BlockKind("formatter", "Formatter", "text, number, date and JSON operations", ANY, ANY),
@@ -209,6 +217,7 @@ KINDS: dict[str, BlockKind] = {
 
 def catalog() -> list[dict[str, Any]]:
     """Every block type with its schemas, for the builder (``GET /manage/blocks``)."""
+    from solder.destinations import DESTINATIONS
     from solder.engine import formatters
 
     out: list[dict[str, Any]] = []
@@ -232,5 +241,7 @@ def catalog() -> list[dict[str, Any]]:
                 }
                 for op in formatters.OPERATIONS.values()
             ]
+        if kind.type == "destination":
+            entry["destinations"] = [d.describe() for d in DESTINATIONS.values()]
         out.append(entry)
     return out

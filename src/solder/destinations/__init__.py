@@ -1,0 +1,16 @@
+"""Destinations a workflow's ``destination`` blocks send to (event buses, warehouses, clouds).
+
+Each module declares one :class:`~solder.destinations.base.Destination` and is listed in
+``_DECLARED`` below; importing a module only builds the value, clients are made when a block
+first sends. ``solder.destinations.send`` is what the engine calls.
+"""
+
+from __future__ import annotations
+
+from solder.destinations.base import Destination, DestinationCall
+
+_DECLARED: tuple[Destination, ...] = ()
+
+DESTINATIONS: dict[str, Destination] = {d.key: d for d in _DECLARED}
+
+__all__ = ["DESTINATIONS", "Destination", "DestinationCall"]
