@@ -102,23 +102,40 @@ class _Loop:
 _loop = _Loop()
 
 
-async def _quiet(exc: Exception) -> None:
-    """nats-py's error callback: log the kind only (its text may hold the server URL)."""
-    log.debug("nats connection: %s", type(exc).__name__)
+async def _open(url: str) -> NatsClient:
+    """Connect; a refusal of the credentials is raised as itself, not as "no servers"."""
+    last: list[Exception] = []
 
+    async def on_error(exc: Exception) -> None:
+        # the kind only: nats-py's messages may hold the server URL
+        log.debug("nats connection: %s", type(exc).__name__)
+        last[:] = [exc]
 
-def _connect(url: str) -> NatsClient:
-    return _loop.run(
-        nats.connect(
+    try:
+        return await nats.connect(
             servers=[url],
             name="solder",
             connect_timeout=CONNECT_TIMEOUT,
             max_reconnect_attempts=3,
             reconnect_time_wait=1,
-            error_cb=_quiet,
-        ),
-        timeout=CONNECT_TIMEOUT * 3,
+            error_cb=on_error,
+        )
+    except nats.errors.NoServersError:
+        if last and _refused(last[0]):
+            raise nats.errors.AuthorizationError from None
+        raise
+
+
+def _refused(exc: Exception) -> bool:
+    """While connecting, nats-py reports the server's -ERR as a plain error with its text."""
+    text = str(exc).lower()
+    return isinstance(exc, nats.errors.AuthorizationError) or (
+        "authorization violation" in text or "authentication" in text
     )
+
+
+def _connect(url: str) -> NatsClient:
+    return _loop.run(_open(url), timeout=CONNECT_TIMEOUT * 4)
 
 
 def _close(client: NatsClient) -> None:

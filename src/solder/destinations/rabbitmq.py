@@ -218,7 +218,7 @@ def _publish(
             delivery_mode=2,
             message_id=common.message_id(call, message),
             app_id="solder",
-            headers=dict(headers),
+            application_headers=dict(headers),
         )
         publisher.channel.basic_publish(msg, exchange=exchange, routing_key=routing_key,
                                         mandatory=True)  # fmt: skip
