@@ -79,8 +79,11 @@ def test_describe_is_complete_and_its_schemas_are_valid(key: str) -> None:
         "inputSchema", "outputSchema",
     }  # fmt: skip
     assert re.fullmatch(r"[a-z][a-z0-9_]*", described["destination"])
-    assert described["title"] and described["description"] and described["credential"]
-    assert described["schemes"] and all(isinstance(s, str) and s for s in described["schemes"])
+    assert described["title"]
+    assert described["description"]
+    assert described["credential"]
+    assert described["schemes"]
+    assert all(isinstance(s, str) and s for s in described["schemes"])
     assert isinstance(described["idempotent"], bool)
     for name in ("inputSchema", "outputSchema"):
         Draft202012Validator.check_schema(described[name])
