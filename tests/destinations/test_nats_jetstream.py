@@ -7,6 +7,7 @@ free port (no JetStream needed: the connection is refused before any publish).
 
 from __future__ import annotations
 
+import logging
 import shutil
 import socket
 import subprocess
@@ -91,7 +92,10 @@ def test_an_expected_stream_that_does_not_match_fails_naming_it(stream: JetStrea
     assert stream.count() == 1
 
 
-def test_refused_credentials_name_the_connection_not_the_password(tmp_path: Any) -> None:
+def test_refused_credentials_name_the_connection_not_the_password(
+    tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     binary = shutil.which("nats-server") or "/usr/sbin/nats-server"
     if not shutil.which(binary):
         pytest.skip("no nats-server binary (apt-get install nats-server)")
@@ -123,6 +127,7 @@ def test_refused_credentials_name_the_connection_not_the_password(tmp_path: Any)
     assert caught.value.field == "connection"
     assert caught.value.message.startswith("inputs.connection: 'events' (nats://writer:***@")
     assert "not-the-Pw" not in str(caught.value)
+    assert "not-the-Pw" not in caplog.text
 
 
 def test_blocks_on_many_threads_share_the_connection(stream: JetStream) -> None:

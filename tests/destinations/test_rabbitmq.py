@@ -9,6 +9,7 @@ retry starts after what the broker confirmed.
 from __future__ import annotations
 
 import collections
+import logging
 import threading
 from collections.abc import Iterator
 
@@ -113,7 +114,10 @@ def test_a_missing_exchange_fails_naming_it(exchange: Exchange) -> None:
     assert [b for _, _, b in exchange.drain()] == [2]
 
 
-def test_refused_credentials_name_the_connection_not_the_password(exchange: Exchange) -> None:
+def test_refused_credentials_name_the_connection_not_the_password(
+    exchange: Exchange, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     url = RABBITMQ_URL.replace("guest:guest@", "guest:not-the-Pw-9c2e@")
     inputs = {"exchange": exchange.name, "routingKey": exchange.routing_key, "message": 1}
     with pytest.raises(FatalError) as caught:
@@ -122,6 +126,7 @@ def test_refused_credentials_name_the_connection_not_the_password(exchange: Exch
     assert caught.value.message.startswith("inputs.connection: 'events' (amqp://guest:***@")
     assert "refused the credentials" in caught.value.message
     assert "not-the-Pw" not in str(caught.value)
+    assert "not-the-Pw" not in caplog.text
 
 
 def test_blocks_on_many_threads_share_the_connection(exchange: Exchange) -> None:

@@ -4,6 +4,7 @@ per-step marker that makes any repeat add only what is missing."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -99,13 +100,17 @@ def test_both_message_and_messages_is_a_bad_input(stream: Stream) -> None:
     )
 
 
-def test_refused_credentials_name_the_connection_not_the_password(stream: Stream) -> None:
+def test_refused_credentials_name_the_connection_not_the_password(
+    stream: Stream, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     url = REDIS_URL.replace("redis://", "redis://nobody:not-the-Pw-41d7@")
     with pytest.raises(FatalError) as caught:
         redis_streams.send(step(url, name="events", stream=stream.key, message=1))
     assert caught.value.field == "connection"
     assert caught.value.message.startswith("inputs.connection: 'events' (redis://nobody:***@")
     assert "not-the-Pw" not in str(caught.value)
+    assert "not-the-Pw" not in caplog.text
 
 
 def test_blocks_on_many_threads_share_the_client(stream: Stream) -> None:
