@@ -105,6 +105,16 @@ def test_a_missing_required_input_is_named_before_anything_is_sent(key: str) -> 
 
 
 @pytest.mark.parametrize("key", REGISTERED)
+def test_a_connection_url_without_a_host_or_with_a_bad_port_is_named(key: str) -> None:
+    destination = DESTINATIONS[key]
+    for url in (f"{destination.schemes[0]}://", f"{destination.schemes[0]}://u:{CANARY}@h:port/"):
+        with pytest.raises(FatalError) as caught:
+            send(destination, sample(destination), {"dead": SecretStr(url)})
+        assert caught.value.field == "connection"
+        assert CANARY not in str(caught.value)
+
+
+@pytest.mark.parametrize("key", REGISTERED)
 def test_a_connection_nobody_answers_is_retryable_and_keeps_its_password(
     key: str, caplog: pytest.LogCaptureFixture
 ) -> None:

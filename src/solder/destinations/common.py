@@ -97,6 +97,21 @@ def text_input(call: DestinationCall, name: str, *, empty: bool = False) -> str:
     return value
 
 
+def check_url(call: DestinationCall) -> None:
+    """The connection's URL has a host and, if any, a numeric port (else a FatalError)."""
+    try:
+        parts = urlsplit(call.connection)
+        good = bool(parts.hostname) and (parts.port is None or parts.port > 0)
+    except ValueError:
+        good = False
+    if not good:
+        raise FatalError(
+            f"inputs.connection: the URL of {call.connection_name!r} has no host or a bad port; "
+            "check the server's destination_connections",
+            field="connection",
+        )
+
+
 def safe_url(url: str) -> str:
     """``url`` with its password (and a token in the user part) replaced by ``***``."""
     try:

@@ -147,6 +147,7 @@ _clients: common.ClientCache[NatsClient] = common.ClientCache(_connect, _close)
 
 
 def send(call: DestinationCall) -> dict[str, Any]:
+    common.check_url(call)
     subject = common.text_input(call, "subject")
     stream = call.inputs.get("stream")
     headers = dict(call.inputs.get("headers") or {})

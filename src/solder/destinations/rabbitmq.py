@@ -152,6 +152,7 @@ _progress = common.Progress()
 
 
 def send(call: DestinationCall) -> dict[str, Any]:
+    common.check_url(call)
     exchange = common.text_input(call, "exchange", empty=True)
     routing_key = common.text_input(call, "routingKey", empty=True)
     headers = call.inputs.get("headers") or {}

@@ -139,6 +139,7 @@ def marker_key(stream: str, idempotency_key: str) -> str:
 
 
 def send(call: DestinationCall) -> dict[str, Any]:
+    common.check_url(call)
     stream = common.text_input(call, "stream")
     messages = common.messages_of(call)
     size = common.batch_size(call)
