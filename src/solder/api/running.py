@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 from collections.abc import Callable
@@ -158,10 +157,10 @@ async def run_event(request: Request) -> dict[str, Any]:
     handoff = services.dispatch.handoff(lease)
     write = partial(_accept_custom, env=who.env, name=body.event, user_ref=body.user_id,
                     payload=body.data, idempotency_key=idempotency_key, claim=handoff)  # fmt: skip
-    stored = services.commits.submit(write, refuses=(SolderError,))
-    if handoff is not None:
-        stored.add_done_callback(handoff.settle)  # hands the claimed runs to the executors
-    accepted: runs.Accepted = await asyncio.wrap_future(stored)
+    # ``settle`` hands the runs it claimed to the executors as soon as they are committed
+    accepted: runs.Accepted = await services.commits.run_async(
+        write, refuses=(SolderError,), then=None if handoff is None else handoff.settle
+    )
     if accepted.run_ids:
         services.metrics.accepted("custom_event")
     waiting = accepted.run_ids[accepted.claimed :]
