@@ -180,6 +180,7 @@ def sql_write(call: BlockCall, inp: dict[str, Any]) -> Any:
         mode=mode,
         key_columns=keys,
         schema=inp.get("schema"),
+        batch_size=inp.get("batchSize", sql.DEFAULT_BATCH),
     )
 
 

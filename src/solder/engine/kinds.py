@@ -138,6 +138,7 @@ KINDS: dict[str, BlockKind] = {
                     "rows": {"type": ["array", "object"]},
                     "mode": {"enum": ["insert", "upsert"], "default": "insert"},
                     "keyColumns": {"type": "array", "items": {"type": "string"}},
+                    "batchSize": {"type": "integer", "minimum": 1, "default": 500},
                 },
                 ("connection", "table", "rows"),
             ),

@@ -5,13 +5,24 @@ assumed about it: the target table is reflected and every row is checked against
 before a statement is sent, and a bad row fails the run with a message naming the row and
 column instead of a driver traceback.
 
-One call is one transaction, and rows of the same shape go in one executemany, so a call
-writes all of its rows or none. An upsert is the dialect's own statement (``ON CONFLICT ...
-DO UPDATE`` / ``ON DUPLICATE KEY UPDATE``), never a read-then-write, so running a block twice
-or from several workers at once leaves one row per key. Its rows are merged per key and sent
-in key order, so two calls upserting the same keys take their row locks in the same order.
-On MySQL/MariaDB the statement fires on *any* unique key of the table, so ``keyColumns`` must
-name one; the check is the same on PostgreSQL, where ``ON CONFLICT`` needs it anyway.
+One call is one transaction, so a call writes all of its rows or none. Rows are sent in
+batches: one multi-row ``INSERT ... VALUES (...), (...)`` statement per ``batchSize`` rows
+(500 by default; fewer when the columns would pass PostgreSQL's 65,535 parameters), rows of
+another set of columns starting a new statement. An upsert is the dialect's own statement
+(``ON CONFLICT ... DO UPDATE`` / ``ON DUPLICATE KEY UPDATE``), never a read-then-write, so
+running a block twice or from several workers at once leaves one row per key. Its rows are
+merged per key and sent in key order, so two calls upserting the same keys take their row
+locks in the same order. On MySQL/MariaDB the statement fires on *any* unique key of the
+table, so ``keyColumns`` must name one; the check is the same on PostgreSQL, where ``ON
+CONFLICT`` needs it anyway.
+
+What a repeat does (a crash after the commit and before the step's result was stored, or a
+block run twice): ``upsert`` leaves the rows as one run would. ``insert`` with
+``keyColumns`` skips a row whose key is already there (``ON CONFLICT DO NOTHING``; on
+MySQL/MariaDB an update of the key to itself), keeping the first row of a key, so a repeat
+adds nothing. ``insert`` without ``keyColumns`` is a plain insert: a repeat writes the rows
+again (or fails on the table's own unique key), so it is not idempotent; give
+``keyColumns`` when that matters.
 
 Every driver failure goes through ``sql_errors.translate``, the one place errors are mapped::
 
@@ -70,6 +81,9 @@ MAX_ENGINES = 32
 REFLECTION_TTL = 60.0
 MAX_TABLES_PER_ENGINE = 64
 MAX_IDENTIFIER = 64
+DEFAULT_BATCH = 500
+MAX_BATCH = 10_000
+MAX_PARAMETERS = 65_535  # PostgreSQL's limit on one statement's bind parameters
 PG_MAX_IDENTIFIER_BYTES = 63  # PostgreSQL silently truncates longer names
 
 DRIVERS = {
@@ -104,7 +118,15 @@ INPUT_SCHEMA: dict[str, Any] = {
             "items": {"type": "string"},
             "minItems": 1,
             "uniqueItems": True,
-            "description": "the columns of a primary key or unique index; required for upsert",
+            "description": "the columns of a primary key or unique index; required for upsert; "
+            "with insert, rows whose key is already there are skipped",
+        },
+        "batchSize": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": MAX_BATCH,
+            "default": DEFAULT_BATCH,
+            "description": "rows per INSERT statement",
         },
     },
     "required": ["table", "rows"],
@@ -133,13 +155,14 @@ def write_rows(
     mode: Mode = "insert",
     key_columns: Sequence[str] | None = None,
     schema: str | None = None,
+    batch_size: int = DEFAULT_BATCH,
 ) -> dict[str, Any]:
     """Write ``rows`` (a list of objects, or one object) into ``table`` in one transaction.
 
     Every failure the input or the database can cause is a ``StepError`` (see the module
     docstring). What can be checked without the database (URL, names, mode, row shapes) is
     checked before connecting; an empty ``rows`` writes nothing and does not connect.
-    ``key_columns`` matters only for ``mode="upsert"``.
+    ``key_columns`` names the key an upsert updates by, or an insert skips existing rows by.
     """
     parsed = _parse_url(url)
     target = Target.of(parsed, table, schema)
@@ -148,7 +171,11 @@ def write_rows(
         _check_name(schema, "schema", "schema", target.backend)
     if mode not in ("insert", "upsert"):
         raise FatalError(f"inputs.mode: {mode!r} is not insert or upsert", field="mode")
-    keys = _key_names(key_columns, target.backend) if mode == "upsert" else []
+    keys = _key_names(key_columns, target.backend) if mode == "upsert" or key_columns else []
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int):
+        raise FatalError("inputs.batchSize: must be a whole number", field="batchSize")
+    if not 1 <= batch_size <= MAX_BATCH:
+        raise FatalError(f"inputs.batchSize: must be 1 to {MAX_BATCH}", field="batchSize")
     batch = _input_rows(rows, target.backend)
     result = {"table": table, "mode": mode, "rows": len(batch)}
     if not batch:
@@ -159,15 +186,18 @@ def write_rows(
         with cached.engine.begin() as conn:
             tbl = _reflect(cached, conn, target)
             try:
-                ready = _prepare(tbl, target, batch, keys)
+                ready = _prepare(tbl, target, batch, keys, merge=mode == "upsert")
             except FatalError:
                 if tbl.fresh:  # else the cached reflection may be stale: look again
                     raise
                 tbl = _reflect(cached, conn, target, refresh=True)
-                ready = _prepare(tbl, target, batch, keys)
+                ready = _prepare(tbl, target, batch, keys, merge=mode == "upsert")
             for run in _runs(ready):
-                running = Running(tbl.table, run)
-                conn.execute(_statement(tbl.table, target.backend, keys, run), running.params)
+                per_statement = max(1, min(batch_size, MAX_PARAMETERS // len(run[0].values)))
+                for start in range(0, len(run), per_statement):
+                    running = Running(tbl.table, run[start : start + per_statement])
+                    statement = _statement(tbl.table, target.backend, keys, running.rows, mode)
+                    conn.execute(statement.values(running.params))
     except SQLAlchemyError as exc:
         cached.forget(target)
         failure = translate(exc, target, running)
@@ -381,7 +411,7 @@ def _reflect(
 
 
 def _prepare(
-    found: _Reflected, target: Target, rows: list[InputRow], keys: list[str]
+    found: _Reflected, target: Target, rows: list[InputRow], keys: list[str], *, merge: bool
 ) -> list[InputRow]:
     table = found.table
     if keys:
@@ -398,7 +428,7 @@ def _prepare(
                 )
             values[name] = _value(table.c[name].type, value, f"rows[{row.index}].{name}")
         ready.append(InputRow(row.index, values))
-    return _by_key(ready, keys) if keys else ready
+    return _by_key(ready, keys, merge=merge) if keys else ready
 
 
 def _hint(table: Table, name: str) -> str:
@@ -487,8 +517,9 @@ def _fit(type_: Any, value: datetime) -> datetime:
     return value
 
 
-def _by_key(rows: list[InputRow], keys: list[str]) -> list[InputRow]:
-    """One row per key (later values win, as if applied in turn), in key order.
+def _by_key(rows: list[InputRow], keys: list[str], *, merge: bool) -> list[InputRow]:
+    """One row per key, in key order: merged (later values win, as if applied in turn) for
+    an upsert, the first one for an insert (the later ones would be skipped).
 
     Merged, a statement never meets one key twice, which PostgreSQL refuses inside a single
     multi-row ``ON CONFLICT``; sorted, concurrent upserts of the same keys lock rows in the
@@ -499,11 +530,13 @@ def _by_key(rows: list[InputRow], keys: list[str]) -> list[InputRow]:
         absent = [k for k in keys if row.values.get(k) is None]
         if absent:
             raise FatalError(
-                f"inputs.rows[{row.index}]: upsert needs a value for key column {absent[0]!r}",
+                f"inputs.rows[{row.index}]: a value for key column {absent[0]!r} is needed",
                 field="rows",
             )
         ident = json.dumps([row.values[k] for k in keys], default=str)
         before = merged.get(ident)
+        if before is not None and not merge:
+            continue
         merged[ident] = InputRow(
             row.index, {**before.values, **row.values} if before else row.values
         )
@@ -522,10 +555,12 @@ def _runs(rows: list[InputRow]) -> Iterator[list[InputRow]]:
         yield run
 
 
-def _statement(table: Table, backend: str, keys: list[str], run: list[InputRow]) -> Insert:
+def _statement(
+    table: Table, backend: str, keys: list[str], run: list[InputRow], mode: Mode
+) -> Insert:
     if not keys:
         return insert(table)
-    updates = [c for c in run[0].values if c not in keys]
+    updates = [c for c in run[0].values if c not in keys] if mode == "upsert" else []
     if backend == "postgresql":
         pg = postgresql.insert(table)
         conflict = [table.c[k] for k in keys]
@@ -535,4 +570,6 @@ def _statement(table: Table, backend: str, keys: list[str], run: list[InputRow])
             index_elements=conflict, set_={c: pg.excluded[c] for c in updates}
         )
     my = mysql.insert(table)
+    if mode == "insert":  # skip: set a key column to what the existing row holds
+        return my.on_duplicate_key_update({keys[0]: table.c[keys[0]]})
     return my.on_duplicate_key_update({c: my.inserted[c] for c in updates or keys[:1]})

@@ -34,7 +34,7 @@ class Running:
 
     @property
     def columns(self) -> list[str]:
-        """Columns in VALUES order (table order), which is PostgreSQL's ``$n`` numbering."""
+        """Columns in VALUES order (table order): PostgreSQL's ``$n`` numbering, row after row."""
         given = self.rows[0].values.keys()
         return [c.name for c in self.table.columns if c.name in given]
 
@@ -154,9 +154,13 @@ def _locate(
     the first longer than its column allows.
     """
     column: str | None = getattr(getattr(orig, "diag", None), "column_name", None)
+    at: int | None = None  # the row a PostgreSQL $n parameter was in
     if column is None and running is not None and (found := _PG_PARAM.search(str(orig))):
-        n = int(found[1])
-        column = running.columns[n - 1] if 0 < n <= len(running.columns) else None
+        # a multi-row VALUES numbers its parameters row after row
+        n, width = int(found[1]), len(running.columns)
+        if 0 < n <= width * len(running.rows):
+            column = running.columns[(n - 1) % width]
+            at = running.rows[(n - 1) // width].index
     if column is None and (found := _MY_COLUMN.search(detail)):
         column = found[1]
     row: int | None = None
@@ -176,6 +180,8 @@ def _locate(
                 break
         if row is None and len(running.rows) == 1:
             row = running.rows[0].index
+        if row is None:
+            row = at
     where = "inputs.rows" + (f"[{row}]" if row is not None else "")
     where += f".{column}" if column else ""
     return f"{where}: {detail} (table {target.name})"
