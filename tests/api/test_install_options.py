@@ -122,6 +122,18 @@ def test_the_output_goes_where_the_override_says_with_its_headers(
     assert hit["headers"]["x-alloy-workflowid"] == notes.send
 
 
+def test_installing_again_keeps_the_override_unless_an_empty_one_is_given(
+    api: httpx2.Client, notes: Notes, receiver_url: str
+) -> None:
+    install(api, notes, f"{receiver_url}/notes", outputOverride={"url": f"{receiver_url}/t"})
+    install(api, notes, f"{receiver_url}/edited")  # an edit that does not say
+    fire(api, notes, "kept")
+    assert [h["path"] for h in received(receiver_url, 1)] == ["/t"]
+    install(api, notes, f"{receiver_url}/edited", outputOverride={})
+    fire(api, notes, "cleared")
+    assert [h["path"] for h in received(receiver_url, 2)] == ["/t", "/edited"]
+
+
 def test_the_override_given_as_json_text_works_too(
     api: httpx2.Client, notes: Notes, receiver_url: str
 ) -> None:

@@ -17,7 +17,9 @@ from tests.flows import ok
 from tests.streamflow import Notes, push_notes
 from tests.web.test_pages import page
 
-UNSET = "frame-ancestors http://localhost:* http://127.0.0.1:* https://localhost:* https://127.0.0.1:*"
+UNSET = (
+    "frame-ancestors http://localhost:* http://127.0.0.1:* https://localhost:* https://127.0.0.1:*"
+)
 
 
 @pytest.fixture
@@ -84,9 +86,7 @@ def test_unset_only_this_machines_pages_may_frame_the_modal(server: Server, note
     assert framing(resp) == UNSET
 
 
-def test_the_listed_origins_and_only_they_may_frame_the_pages(
-    server: Server, notes: Notes
-) -> None:
+def test_the_listed_origins_and_only_they_may_frame_the_pages(server: Server, notes: Notes) -> None:
     with settings(server) as mgmt:
         listed = ["https://App.Example.com/", "https://*.acme.test:8443", "http://localhost:3000"]
         saved = ok(mgmt.put("/manage/settings", json={"frameAncestors": listed}))["data"]
@@ -123,8 +123,9 @@ def test_an_empty_list_lets_no_page_frame_the_modal(server: Server, notes: Notes
 
 @pytest.mark.parametrize(
     "bad",
-    ["*", "'self'", "https://a.example/path", "javascript:alert(1)", "https://a.example; script-src *",
-     "ftp://a.example", "https://a.example:99999", "https://user@a.example", "", 7],
+    ["*", "'self'", "https://a.example/path", "javascript:alert(1)",
+     "https://a.example; script-src *", "ftp://a.example", "https://a.example:99999",
+     "https://user@a.example", "", 7],
 )  # fmt: skip
 def test_an_entry_that_is_not_an_origin_is_refused_by_position(server: Server, bad: object) -> None:
     with settings(server) as mgmt:

@@ -238,7 +238,7 @@ def complete(body: CompleteInstallation, who: AnyCaller, services: ServicesDep) 
             lifecycle.deactivate(services, previous.id)
     install_ids: list[str] = []
     with services.engine.begin() as conn:
-        for wf_id, latest, definition, config, _ in plans:
+        for wf_id, latest, definition, config, previous in plans:
             values = {
                 "environment": who.env,
                 "installation_id": inst.id,
@@ -250,7 +250,7 @@ def complete(body: CompleteInstallation, who: AnyCaller, services: ServicesDep) 
                 "active": False,
                 "state": {},
                 "trigger_key": definition.trigger_key(),
-                "output_override": inst.output_override,
+                "output_override": _override(inst.output_override, previous),
             }
             install_ids.append(installs.put_install(conn, values))
         form = [a.model_dump(by_alias=True) for a in body.data]
@@ -264,6 +264,14 @@ def complete(body: CompleteInstallation, who: AnyCaller, services: ServicesDep) 
         _undo(services, inst.id, install_ids, [p[-1] for p in plans])
         raise
     return {"message": "Installation completed", "workflowIds": list(inst.workflow_ids)}
+
+
+def _override(given: dict[str, Any] | None, previous: Any) -> dict[str, Any] | None:
+    """The copy's output override: the one given, else the copy's own (a reinstall without
+    one, such as an edit, keeps it); an empty one given clears it."""
+    if given is None:
+        return previous.output_override if previous is not None else None
+    return given or None
 
 
 RESTORED = (

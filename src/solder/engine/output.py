@@ -15,6 +15,7 @@ Anything else is refused, naming the key. It is checked when the installation st
 also against the egress guard, so an internal address is refused then rather than at its
 first run), stored with the installation, copied onto each installed copy, and applied by the
 runner each time a Stream Data block runs; the guard checks the URL again at connect time.
+Installing again (edit, update) without one keeps the copy's override; ``{}`` clears it.
 """
 
 from __future__ import annotations
@@ -92,8 +93,10 @@ def check(
     resolver: egress.Resolver = egress.system_resolver,
 ) -> dict[str, Any] | None:
     """The override (an object, or its JSON text as the modal's query carries it), checked
-    and normalised; ``None`` for none. ``streams``: whether the workflows it is for have a
-    Stream Data block at all (an override with nothing to override is refused)."""
+    and normalised: ``None`` when none was given (a reinstall keeps the copy's override), ``{}``
+    for an empty one (a reinstall clears it). ``streams``: whether the workflows it is for
+    have a Stream Data block at all (an override with something to override is refused
+    otherwise)."""
     if isinstance(value, str):
         try:
             value = json.loads(value) if value.strip() else None
@@ -115,7 +118,7 @@ def check(
         raise _bad(
             FIELD, "none of these workflows has a Stream Data block whose output it could send"
         )
-    return out or None
+    return out
 
 
 def check_with(services: Services, value: Any, *, streams: bool) -> dict[str, Any] | None:
