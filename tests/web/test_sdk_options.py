@@ -48,14 +48,21 @@ def test_install_the_version_asked_for_then_update_to_another(
     assert versions(api, notes) == (2, 2)
 
 
-def test_a_version_of_another_workflow_is_said_in_the_frame(notes: Notes, page: Any) -> None:
-    modal = install(page, notes.token, workflowIds=[notes.send], versionIds=[notes.quiet_v1],
-                    hide=True)  # fmt: skip
+def test_a_version_that_does_not_exist_or_fit_is_said_in_the_frame(
+    notes: Notes, page: Any
+) -> None:
+    modal = install(page, notes.token, workflowIds=[notes.send], versionIds=["v9"], hide=True)
     modal.get_by_role("heading", name="This cannot be installed").wait_for()
     page.locator(".solder-mask").wait_for(state="visible")  # shown although hide was asked
-    text = f"versionId: '{notes.quiet_v1}' is not a released version of the workflow 'Send notes'"
+    text = "versionId: 'v9' is not a released version of the workflow 'Send notes'"
     assert modal.get_by_text(text).is_visible()
     shot(page.locator("iframe.solder-frame"), "modal-7-wrong-version")
+
+    # a version of another workflow of the integration
+    modal = install(page, notes.token, workflowIds=[notes.send], versionIds=[notes.quiet_v1])
+    text = f"versionId: '{notes.quiet_v1}' is not a released version of the workflow 'Send notes'"
+    modal.get_by_text(text).wait_for()
+    assert results(page) == [{"success": False}]  # the first modal, closed by the second
 
 
 def test_the_output_override_sends_this_installations_data_elsewhere(
