@@ -48,9 +48,7 @@ def test_install_the_version_asked_for_then_update_to_another(
     assert versions(api, notes) == (2, 2)
 
 
-def test_a_version_that_does_not_exist_or_fit_is_said_in_the_frame(
-    notes: Notes, page: Any
-) -> None:
+def test_a_version_that_does_not_exist_or_fit_is_said_in_the_frame(notes: Notes, page: Any) -> None:
     modal = install(page, notes.token, workflowIds=[notes.send], versionIds=["v9"], hide=True)
     modal.get_by_role("heading", name="This cannot be installed").wait_for()
     page.locator(".solder-mask").wait_for(state="visible")  # shown although hide was asked
