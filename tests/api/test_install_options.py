@@ -9,6 +9,8 @@ from typing import Any
 import httpx2
 import pytest
 
+from solder.client import Solder, ValidationError
+from tests.conftest import Server
 from tests.flows import ok, wait_until
 from tests.streamflow import EVENT, Notes, push_notes
 
@@ -178,3 +180,19 @@ def test_an_override_with_no_stream_data_to_override_is_refused(
     assert resp.json()["message"] == (
         "outputOverride: none of these workflows has a Stream Data block whose output it could send"
     )
+
+
+def test_the_python_client_installs_a_version_with_an_override(
+    server: Server, notes: Notes, receiver_url: str
+) -> None:
+    with Solder(server.url, server.dev_key) as solder:
+        solder.install(
+            notes.user_id, notes.integration_id, lambda _block, _field: f"{receiver_url}/n",
+            workflow_ids=[notes.send], version_ids=["v1"],
+            output_override={"url": f"{receiver_url}/client"},
+        )  # fmt: skip
+        assert solder.get_workflow(notes.send, user_id=notes.user_id).installed_version == 1
+        with pytest.raises(ValidationError) as refused:
+            solder.start_installation(notes.user_id, notes.integration_id,
+                                      output_override={"to": "x"})  # fmt: skip
+    assert refused.value.field == "outputOverride.to"
