@@ -74,6 +74,7 @@ def test_apps_lists_every_app_with_its_triggers_and_actions(
         "orders as triggers.",
         "auth": "api_key",
         "options": ["order_statuses"],
+        "categories": ["ecommerce"],
     }
     assert [a["key"] for a in bigcommerce["actions"]] == [
         "update_order_status", "get_order", "list_orders", "create_customer",

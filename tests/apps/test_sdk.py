@@ -95,6 +95,7 @@ def test_every_problem_is_reported_at_once_naming_app_and_field() -> None:
         version="1.0",
         auth=OAuth2(authorize_url="nope", token_url="https://t.example/token", scopes=("a b",)),
         provider={"base_url": "ftp://x", "pagination": {"kind": "pages"}, "colour": "red"},
+        categories=("ecommerce", "Point of Sale"),
     )
 
     @app.action("send", title="Send", idempotent=True, sample={"id": "x"})
@@ -128,6 +129,7 @@ def test_every_problem_is_reported_at_once_naming_app_and_field() -> None:
         "Bad-Key.actions.untyped.input: inp must be annotated with a pydantic model",
         "Bad-Key.actions.untyped.output: the return annotation must be a pydantic model",
         "Bad-Key.actions.send: declared twice",
+        "Bad-Key.categories.Point of Sale: not a snake_case name",
     ]
     for line in expected:
         assert any(p.startswith(line) for p in problems), (line, problems)
@@ -155,6 +157,11 @@ def test_the_built_in_apps_pass_their_own_checks() -> None:
     for connector in registry.BUILT_IN:
         assert connector.problems() == []
     assert registry.get_app("BigCommerce") is registry.APPS["bigcommerce"]
+    kinds = {key: app.categories for key, app in registry.APPS.items()}
+    assert kinds == {
+        "bigcommerce": ("ecommerce",), "shopify": ("ecommerce",), "hubspot": ("crm",),
+        "slack": ("communication",), "stripe": ("payments",), "oauth2_sandbox": (),
+    }  # fmt: skip
 
 
 @pytest.fixture

@@ -43,6 +43,12 @@ def test_settings_deliveries_and_the_block_catalog(solder: Solder) -> None:
     with pytest.raises(ValidationError) as invalid:
         solder.update_settings(error_webhook_url="not a url")
     assert invalid.value.field == "errorWebhookUrl"
+    framed = solder.update_settings(frame_ancestors=["https://App.Acme.example"])
+    assert framed.frame_ancestors == ["https://app.acme.example"]
+    assert framed.error_webhook_url is None  # a PUT replaces every setting
+    with pytest.raises(ValidationError) as invalid:
+        solder.update_settings(frame_ancestors=["https://acme.example/path"])
+    assert invalid.value.field == "frameAncestors[0]"
     assert solder.error_deliveries() == []
     assert "streamData" in {b["type"] for b in solder.block_catalog()}
 

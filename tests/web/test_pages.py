@@ -161,7 +161,25 @@ def test_the_authenticate_page_plans_one_app(server: Server, items: Items) -> No
     assert plan["mode"] == "authenticate"
     assert [a["app"] for a in plan["apps"]] == ["bigcommerce"]
     _, plan = page(server, "/authenticate-app", category="crm", token=items.token)
-    assert "category: not supported yet" in plan["message"]
+    assert [a["app"] for a in plan["apps"]] == ["hubspot"]
+
+
+def test_the_authenticate_page_offers_the_apps_of_a_category(server: Server, items: Items) -> None:
+    resp, plan = page(server, "/authenticate-app", category="ecommerce", token=items.token)
+    assert resp.status_code == 200
+    assert (plan["mode"], plan["category"]) == ("authenticate", "ecommerce")
+    assert [a["app"] for a in plan["apps"]] == ["bigcommerce", "shopify"]  # by name
+    assert plan["title"] == "Connect an account"
+    assert plan["alwaysShowAuthentication"] is True
+    resp, plan = page(server, "/authenticate-app", category="games", token=items.token)
+    assert resp.status_code == 404
+    assert plan["error"] == "This account cannot be connected"
+    assert plan["message"] == (
+        "category: this server has no app in the category 'games'; the categories are "
+        "communication, crm, ecommerce, payments"
+    )
+    resp, plan = page(server, "/authenticate-app", token=items.token)
+    assert (resp.status_code, plan["message"]) == (422, "app: required (or category)")
 
 
 def test_browsers_may_call_with_a_user_token_but_never_an_api_key(server: Server) -> None:

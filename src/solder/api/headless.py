@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from solder.api.auth import AnyCaller, ServicesDep
 from solder.api.schemas import CompleteInstallation, NewCredential, StartInstallation
 from solder.apps.base import App
-from solder.engine import lifecycle
+from solder.engine import lifecycle, output
 from solder.engine.definitions import FieldSpec, WorkflowDef, released
 from solder.errors import (
     BadInput,
@@ -115,7 +115,7 @@ def _field_view(
 
 @router.post("/headless/startInstallation")
 def start(body: StartInstallation, who: AnyCaller, services: ServicesDep) -> dict[str, Any]:
-    with services.engine.begin() as conn:
+    with services.reader.connect() as conn:
         user = users.get(conn, who.env, body.user_id)
         who.own_user(user.id)
         integration = catalog.get_integration(conn, who.env, body.integration_id)
@@ -123,19 +123,24 @@ def start(body: StartInstallation, who: AnyCaller, services: ServicesDep) -> dic
             installs.get_credential(conn, who.env, user.id, cid)
         flows = catalog.list_workflows(conn, who.env, integration.id)
         if body.workflow_ids is not None:
-            wanted = set(body.workflow_ids)
-            unknown = wanted - {w.id for w in flows}
+            known = {w.id: w for w in flows}
+            unknown = [ref for ref in body.workflow_ids if ref not in known]
             if unknown:
-                raise BadInput(f"workflowIds: not in this integration: {sorted(unknown)[0]}")
-            flows = [w for w in flows if w.id in wanted]
+                raise BadInput(f"workflowIds: not in this integration: {unknown[0]}")
+            flows = [known[ref] for ref in dict.fromkeys(body.workflow_ids)]
+        asked = catalog.pick_versions(
+            conn, flows, body.version_ids or [], positional=body.workflow_ids is not None
+        )
         data: list[dict[str, Any]] = []
         chosen = []
+        streams = False
         for wf in flows:
-            latest = catalog.latest_version(conn, wf.id)
+            latest = asked.get(wf.id) or catalog.latest_version(conn, wf.id)
             if latest is None:
                 continue  # never released: not installable
             chosen.append(wf.id)
             definition = released(latest.id, latest.definition)
+            streams = streams or any(b.type == "streamData" for b in definition.all_blocks())
             for block in definition.all_blocks():
                 if block.fields:
                     app = services.apps.get(getattr(block, "app", None) or "")
@@ -150,9 +155,14 @@ def start(body: StartInstallation, who: AnyCaller, services: ServicesDep) -> dic
                     )
         if not chosen:
             raise BadInput("workflowIds: this integration has no released workflow")
+    # checked outside the write: the URL's name is resolved for the egress guard
+    override = output.check_with(services, body.output_override, streams=streams)
+    with services.engine.begin() as conn:
         installation_id = installs.start_installation(
-            conn, who.env, user.id, integration.id, body.credential_ids, chosen
-        )
+            conn, who.env, user.id, integration.id, body.credential_ids, chosen,
+            version_ids={wf_id: row.id for wf_id, row in asked.items()},
+            output_override=override,
+        )  # fmt: skip
     return {"installationId": installation_id, "data": data}
 
 
@@ -209,8 +219,13 @@ def complete(body: CompleteInstallation, who: AnyCaller, services: ServicesDep) 
             for cid in inst.credential_ids
         }
         plans = []
+        asked = inst.version_ids or {}
         for wf_id in inst.workflow_ids:
-            latest = catalog.latest_version(conn, wf_id)
+            latest = (
+                catalog.version(conn, asked[wf_id])
+                if wf_id in asked
+                else catalog.latest_version(conn, wf_id)
+            )
             definition = released(latest.id, latest.definition)
             for app in definition.apps():
                 if app not in cred_apps:
@@ -223,7 +238,7 @@ def complete(body: CompleteInstallation, who: AnyCaller, services: ServicesDep) 
             lifecycle.deactivate(services, previous.id)
     install_ids: list[str] = []
     with services.engine.begin() as conn:
-        for wf_id, latest, definition, config, _ in plans:
+        for wf_id, latest, definition, config, previous in plans:
             values = {
                 "environment": who.env,
                 "installation_id": inst.id,
@@ -235,6 +250,7 @@ def complete(body: CompleteInstallation, who: AnyCaller, services: ServicesDep) 
                 "active": False,
                 "state": {},
                 "trigger_key": definition.trigger_key(),
+                "output_override": _override(inst.output_override, previous),
             }
             install_ids.append(installs.put_install(conn, values))
         form = [a.model_dump(by_alias=True) for a in body.data]
@@ -250,7 +266,17 @@ def complete(body: CompleteInstallation, who: AnyCaller, services: ServicesDep) 
     return {"message": "Installation completed", "workflowIds": list(inst.workflow_ids)}
 
 
-RESTORED = ("installation_id", "version_id", "config", "credential_ids", "trigger_key")
+def _override(given: dict[str, Any] | None, previous: Any) -> dict[str, Any] | None:
+    """The copy's output override: the one given, else the copy's own (a reinstall without
+    one, such as an edit, keeps it); an empty one given clears it."""
+    if given is None:
+        return previous.output_override if previous is not None else None
+    return given or None
+
+
+RESTORED = (
+    "installation_id", "version_id", "config", "credential_ids", "trigger_key", "output_override",
+)  # fmt: skip
 
 
 def _undo(

@@ -15,6 +15,7 @@ from solder.engine.definitions import EventsFile, IntegrationFile
 from solder.errors import BadInput
 from solder.store import catalog, outbox
 from solder.store.types import iso
+from solder.web import framing
 
 router = APIRouter(prefix="/manage", tags=["management"])
 
@@ -89,6 +90,13 @@ class EnvironmentSettings(BaseModel):
         max_length=2048,
         description="every failed run is POSTed here, signed, as it happens",
     )
+    frame_ancestors: list[str] | None = Field(
+        default=None,
+        alias="frameAncestors",
+        description="the origins of the pages that may show the install modal in a frame "
+        "(https://app.example.com, https://*.example.com, http://localhost:3000); unset: "
+        "localhost and 127.0.0.1 only; empty: no page",
+    )
 
 
 @router.get("/settings")
@@ -103,6 +111,8 @@ def get_settings(who: ServerCaller, services: ServicesDep) -> dict[str, Any]:
 def put_settings(
     body: EnvironmentSettings, who: ServerCaller, services: ServicesDep
 ) -> dict[str, Any]:
+    if body.frame_ancestors is not None:
+        body.frame_ancestors = framing.check_origins(body.frame_ancestors)
     with services.engine.begin() as conn:
         outbox.put_settings(conn, who.env, body.model_dump(by_alias=True, exclude_none=True))
     return {"data": body.model_dump(by_alias=True)}

@@ -39,6 +39,7 @@ def app_view(app: App, base_url: str) -> dict[str, Any]:
         "name": app.name,
         "version": app.version,
         "description": app.description,
+        "categories": list(app.categories),
         "icon": icon_url(app.icon, base_url),
         "auth": getattr(app.auth, "kind", "api_key"),
         "triggers": [

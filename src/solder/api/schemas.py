@@ -83,6 +83,17 @@ class StartInstallation(Body):
     integration_id: str = Field(alias="integrationId", min_length=1)
     credential_ids: list[str] = Field(default_factory=list, alias="credentialIds")
     workflow_ids: list[str] | None = Field(default=None, alias="workflowIds")
+    version_ids: list[str] | None = Field(
+        default=None,
+        alias="versionIds",
+        description="with workflowIds: one per workflow, in order (empty: the newest); "
+        "otherwise version ids of the integration's workflows; the rest get the newest",
+    )
+    output_override: Any = Field(
+        default=None,
+        alias="outputOverride",
+        description="{url?, headers?}: where the Stream Data of these workflows goes instead",
+    )
 
 
 class FieldValue(Body):

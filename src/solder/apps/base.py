@@ -135,6 +135,8 @@ class App:
     test_credential: Callable[[AppContext], None] | None = None
     """A cheap call that raises ``ReconnectNeeded`` when the app refuses the credential."""
     description: str = ""
+    categories: tuple[str, ...] = ()
+    """What kind of app it is (``ecommerce``, ``crm``, ``communication``, ``payments``)."""
 
     @property
     def is_oauth(self) -> bool:

@@ -187,6 +187,7 @@ def order_hook(key: str, name: str, scope: str) -> WebhookTrigger:
 
 connector = Connector(
     key="bigcommerce",
+    categories=("ecommerce",),
     title="BigCommerce",
     icon="/static/icons/bigcommerce.svg",
     version="1.2.0",

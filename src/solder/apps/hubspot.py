@@ -50,6 +50,7 @@ def _call(ctx: AppContext, method: str, path: str, what: str, **kwargs: Any) -> 
 
 connector = Connector(
     key="hubspot",
+    categories=("crm",),
     title="HubSpot",
     icon="/static/icons/block.svg",
     version="1.0.0",

@@ -208,6 +208,9 @@ class Connector:
     description: str = ""
     api_root: Callable[[AppContext], str] | None = None
     auth_headers: Callable[[AppContext], dict[str, str]] | None = None
+    categories: tuple[str, ...] = ()
+    """What kind of app it is (``ecommerce``, ``crm``): ``authenticate({category})`` offers
+    the apps of a category to choose from."""
     _actions: list[_ActionDecl] = field(default_factory=list)
     _triggers: list[WebhookTrigger | PollingTrigger] = field(default_factory=list)
     _options: dict[str, Callable[[AppContext], list[Option]]] = field(default_factory=dict)
@@ -276,6 +279,7 @@ class Connector:
             options=dict(self._options),
             test_credential=self._credential_test,
             description=self.description,
+            categories=tuple(self.categories),
         )
 
     # -- checks --------------------------------------------------------------------------------
@@ -315,6 +319,12 @@ class Connector:
         for name in self._options:
             if not KEY.match(name):
                 bad(f"options.{name}", "not a snake_case name")
+        if isinstance(self.categories, str):
+            bad("categories", "a tuple of names, not one string")
+        else:
+            for name in self.categories:
+                if not isinstance(name, str) or not KEY.match(name):
+                    bad(f"categories.{name}", "not a snake_case name")
         return found
 
 

@@ -217,6 +217,7 @@ def webhook(key: str, name: str, topic: str) -> WebhookTrigger:
 
 connector = Connector(
     key="shopify",
+    categories=("ecommerce",),
     title="Shopify",
     icon="/static/icons/block.svg",
     version="1.0.0",

@@ -112,6 +112,7 @@ def call(
 
 connector = Connector(
     key="slack",
+    categories=("communication",),
     title="Slack",
     icon="/static/icons/slack.svg",
     version="1.0.0",

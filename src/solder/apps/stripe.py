@@ -230,6 +230,7 @@ def webhook(key: str, name: str, events: tuple[str, ...]) -> WebhookTrigger:
 
 connector = Connector(
     key="stripe",
+    categories=("payments",),
     title="Stripe",
     icon="/static/icons/block.svg",
     version="1.0.0",

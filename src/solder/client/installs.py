@@ -40,12 +40,16 @@ def _start(
     integration_id: str,
     credential_ids: Sequence[str],
     workflow_ids: Sequence[str] | None,
+    version_ids: Sequence[str] | None = None,
+    output_override: Mapping[str, Any] | None = None,
 ) -> Call[StartedInstallation]:
     body = {
         "userId": user_id,
         "integrationId": integration_id,
         "credentialIds": list(credential_ids),
         "workflowIds": None if workflow_ids is None else list(workflow_ids),
+        "versionIds": None if version_ids is None else list(version_ids),
+        "outputOverride": None if output_override is None else dict(output_override),
     }
     return Call("POST", "/headless/startInstallation", StartedInstallation, json=body)
 
@@ -122,9 +126,18 @@ class Installs:
         integration_id: str,
         credential_ids: Sequence[str] = (),
         workflow_ids: Sequence[str] | None = None,
+        *,
+        version_ids: Sequence[str] | None = None,
+        output_override: Mapping[str, Any] | None = None,
     ) -> Call[StartedInstallation]:
-        """Begin a headless install; the result lists every field the user must answer."""
-        return _start(user_id, integration_id, credential_ids, workflow_ids)
+        """Begin a headless install; the result lists every field the user must answer.
+
+        ``version_ids``: with ``workflow_ids`` one per workflow in order (``""``: the newest),
+        else version ids of the integration's workflows. ``output_override``: ``{url,
+        headers}`` for the installation's Stream Data blocks."""
+        return _start(
+            user_id, integration_id, credential_ids, workflow_ids, version_ids, output_override
+        )
 
     @endpoint
     def complete_installation(
@@ -142,6 +155,8 @@ class Installs:
         credentials: Sequence[Mapping[str, Any]] = (),
         credential_ids: Sequence[str] = (),
         workflow_ids: Sequence[str] | None = None,
+        version_ids: Sequence[str] | None = None,
+        output_override: Mapping[str, Any] | None = None,
     ) -> Script[Installed]:
         """Install an integration for a user without the modal, as an ISV backend does.
 
@@ -152,7 +167,9 @@ class Installs:
         for c in credentials:
             created = yield _credential(user_id, c["type"], c["data"])
             ids.append(created.credential_id)
-        started = yield _start(user_id, integration_id, ids, workflow_ids)
+        started = yield _start(
+            user_id, integration_id, ids, workflow_ids, version_ids, output_override
+        )
         answers = [
             {
                 "workflowId": block.workflow_id,

@@ -5,7 +5,7 @@ Not part of Alloy's surface: what ``solder push`` uses, and an ISV's deploy scri
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from solder.client.calls import Call, endpoint, path
@@ -44,14 +44,20 @@ class Manage:
 
     @endpoint
     def get_settings() -> Call[Settings]:
-        """The environment's settings (the error webhook)."""
+        """The environment's settings (the error webhook, the origins that may frame the modal)."""
         return Call("GET", "/manage/settings", Settings, envelope="data")
 
     @endpoint
-    def update_settings(*, error_webhook_url: str | None = None) -> Call[Settings]:
+    def update_settings(
+        *, error_webhook_url: str | None = None, frame_ancestors: Sequence[str] | None = None
+    ) -> Call[Settings]:
         """Set the environment's settings (``error_webhook_url``: failed runs are POSTed
-        there, signed); an unset value is cleared."""
-        body = {"errorWebhookUrl": error_webhook_url}
+        there, signed; ``frame_ancestors``: the origins whose pages may frame the install
+        modal); an unset value is cleared."""
+        body = {
+            "errorWebhookUrl": error_webhook_url,
+            "frameAncestors": None if frame_ancestors is None else list(frame_ancestors),
+        }
         return Call("PUT", "/manage/settings", Settings, json=body, envelope="data")
 
     @endpoint

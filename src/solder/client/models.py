@@ -268,6 +268,7 @@ class Released(Model):
 
 class Settings(Model):
     error_webhook_url: str | None = None
+    frame_ancestors: list[str] | None = None
 
 
 class ErrorDelivery(Model):

@@ -37,6 +37,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection
 
 from solder.engine import errorstream, mapping
+from solder.engine import output as overrides
 from solder.engine.blocks import BlockCall, delay_until, has_side_effects, run_block
 from solder.engine.definitions import (
     AnyBlock,
@@ -46,6 +47,7 @@ from solder.engine.definitions import (
     IterateBlock,
     StepBlock,
     StopBlock,
+    StreamDataBlock,
     released,
 )
 from solder.engine.lifecycle import credential_for, pause_credential
@@ -122,6 +124,8 @@ class InstalledCopy:
     user_id: str
     credential_ids: list[str]
     config: dict[str, Any]
+    output_override: dict[str, Any] | None = None
+    """Where its Stream Data goes instead (``engine.output``)."""
 
 
 class Halt(Exception):
@@ -245,6 +249,7 @@ class RunExecution:
             user_id=run.user_id,
             credential_ids=run.install_credential_ids or [],
             config=run.install_config or {},
+            output_override=run.install_output_override,
         )
         scope = Scope(
             {
@@ -357,6 +362,8 @@ class RunExecution:
                 raise FatalError(f"block {block.key}: {exc.message}", field=exc.field) from exc
             assert isinstance(rendered, dict)
             inp = {**config, **rendered}
+            if isinstance(block, StreamDataBlock):
+                inp = overrides.apply(inp, self.install.output_override)
             with self.services.heartbeat.hold(self):
                 output = self._run(block, inp, scope, context)
         except Exception as exc:  # noqa: BLE001 - the step boundary: every failure is recorded

@@ -109,3 +109,24 @@ def read_user_token(secret: bytes, token: str) -> UserClaims:
         environment=str(claims["env"]),
         link=str(link) if link is not None else None,
     )
+
+
+def environment_of(secret: bytes, token: str) -> str | None:
+    """The environment of a user token we signed, expired or not; ``None`` for any other.
+
+    Only for choosing which of the environment's settings a page is sent with (say, the
+    origins that may frame it): never for access, which ``read_user_token`` decides.
+    """
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=["HS256"],
+            audience=AUDIENCE,
+            issuer=ISSUER,
+            options={"verify_exp": False, "require": ["env"]},
+        )
+    except jwt.PyJWTError:
+        return None
+    env = claims.get("env")
+    return env if isinstance(env, str) else None

@@ -12,7 +12,7 @@ from solder.engine.definitions import (
     WorkflowDef,
     definition_hash,
 )
-from solder.errors import NotFound
+from solder.errors import BadInput, NotFound
 from solder.store.tables import custom_events, integrations, workflow_versions, workflows
 from solder.store.types import new_id, utcnow
 
@@ -210,4 +210,64 @@ def get_workflow(conn: Connection, env: str, ref: str, *, field: str = "workflow
     ).first()
     if row is None:
         raise NotFound(f"{field}: no workflow {ref!r}", field=field)
+    return row
+
+
+def pick_versions(
+    conn: Connection,
+    flows: list[Any],
+    refs: list[str],
+    *,
+    positional: bool,
+    field: str = "versionIds",
+) -> dict[str, Any]:
+    """The released version asked for each workflow: ``{workflow id: version row}``.
+
+    ``positional`` (the caller named the workflows): ``refs[i]`` is for ``flows[i]``, as a
+    version id or its name (``v2`` or ``2``); an empty one means the newest. Otherwise each ref
+    is a version id of one of ``flows``, at most one per workflow. Workflows not in the answer
+    get their newest released version.
+    """
+    if not refs:
+        return {}
+    chosen: dict[str, Any] = {}
+    if positional:
+        if len(refs) != len(flows):
+            raise BadInput(
+                f"{field}: {len(refs)} version(s) for {len(flows)} workflow(s); give one per "
+                "workflow, in the same order (an empty one for the newest)",
+                field=field,
+            )
+        for wf, ref in zip(flows, refs, strict=True):
+            if ref:
+                chosen[wf.id] = _version_of(conn, wf, ref, field)
+        return chosen
+    by_id = {wf.id: wf for wf in flows}
+    for ref in refs:
+        row = conn.execute(select(workflow_versions).where(workflow_versions.c.id == ref)).first()
+        if row is None or row.workflow_id not in by_id:
+            raise BadInput(
+                f"{field}: {ref!r} is not a released version of a workflow of this integration",
+                field=field,
+            )
+        if row.workflow_id in chosen:
+            name = by_id[row.workflow_id].name
+            raise BadInput(f"{field}: two versions given for the workflow {name!r}", field=field)
+        chosen[row.workflow_id] = row
+    return chosen
+
+
+def _version_of(conn: Connection, wf: Any, ref: str, field: str) -> Any:
+    number = ref.lower().removeprefix("v")
+    q = select(workflow_versions).where(workflow_versions.c.workflow_id == wf.id)
+    if number.isdigit() and len(number) <= 9:
+        q = q.where(or_(workflow_versions.c.id == ref, workflow_versions.c.number == int(number)))
+    else:
+        q = q.where(workflow_versions.c.id == ref)
+    row = conn.execute(q).first()
+    if row is None:
+        raise BadInput(
+            f"{field}: {ref!r} is not a released version of the workflow {wf.name!r}",
+            field=field,
+        )
     return row

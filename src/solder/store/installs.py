@@ -95,7 +95,12 @@ def start_installation(
     integration_id: str,
     credential_ids: list[str],
     workflow_ids: list[str],
+    *,
+    version_ids: dict[str, str] | None = None,
+    output_override: dict[str, Any] | None = None,
 ) -> str:
+    """``version_ids``: the released version asked for, by workflow (the rest get the newest
+    when the installation completes); ``output_override``: checked (``engine.output``)."""
     installation_id = new_id()
     conn.execute(
         insert(installations).values(
@@ -108,6 +113,8 @@ def start_installation(
             form_data={},
             status="started",
             created_at=utcnow(),
+            version_ids=version_ids or None,
+            output_override=output_override,
         )
     )
     return installation_id

@@ -301,7 +301,7 @@ _FINISH = Statement(
 _LOAD = Statement(
     """SELECT r.id, r.environment, r.workflow_id, r.user_id, r.version_id, r.fence, r.attempt,
               r.workflow_install_id, e.payload, v.definition, u.username, w.id, w.config,
-              w.credential_ids, w.environment
+              w.credential_ids, w.environment, w.output_override
        FROM runs r
        JOIN events e ON e.id = r.event_id
        JOIN workflow_versions v ON v.id = r.version_id
@@ -377,8 +377,8 @@ def load_for_execution(conn: Connection, run_id: str) -> SimpleNamespace:
     Attributes: the run's ``id, environment, workflow_id, user_id, version_id, fence, attempt,
     workflow_install_id``; the event's ``payload``; the version's ``definition``; the user's
     ``username``; and the installed copy's ``install_id``, ``install_config``,
-    ``install_credential_ids`` and ``install_environment`` (all None once the workflow was
-    uninstalled).
+    ``install_credential_ids``, ``install_environment`` and ``install_output_override`` (all
+    None once the workflow was uninstalled).
     """
     row = Raw(conn).execute(_LOAD, {"id": run_id}).fetchone()
     if row is None:
@@ -399,6 +399,7 @@ def load_for_execution(conn: Connection, run_id: str) -> SimpleNamespace:
         install_config=Raw.from_json(row[12]),
         install_credential_ids=Raw.from_json(row[13]),
         install_environment=row[14],
+        install_output_override=Raw.from_json(row[15]),
     )
 
 

@@ -159,6 +159,8 @@ installations = Table(
     Column("status", String(16), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("installed_at", UTCDateTime()),
+    Column("version_ids", JSON),  # {workflowId: versionId} asked for; the rest get the newest
+    Column("output_override", JSON),  # the SDK's outputOverride, checked
     Index(None, "user_id"),
 )
 
@@ -191,6 +193,7 @@ workflow_installs = Table(
     Column("trigger_key", String(255), nullable=False),
     Column("installed_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
+    Column("output_override", JSON),  # where its Stream Data goes instead (solder.web.output)
     UniqueConstraint("user_id", "workflow_id"),
     Index(None, "environment", "trigger_key", "active"),
     Index(None, "user_id", "trigger_key"),  # the copies one user's event starts

@@ -22,9 +22,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from solder.api.auth import ServicesDep
-from solder.errors import NotFound, SolderError, Unauthorized
+from solder.errors import BadInput, NotFound, SolderError, Unauthorized
 from solder.security.tokens import read_user_token
-from solder.web import plan
+from solder.web import framing, plan
 
 router = APIRouter(include_in_schema=False)
 HERE = Path(__file__).parent
@@ -53,7 +53,9 @@ FOREIGN = (
 )
 
 
-def _page(title: str, body: str, data: dict[str, Any], status: int = 200) -> HTMLResponse:
+def _page(
+    title: str, body: str, data: dict[str, Any], frame: str, status: int = 200
+) -> HTMLResponse:
     blob = json.dumps(data).replace("<", "\\u003c")
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -69,43 +71,49 @@ def _page(title: str, body: str, data: dict[str, Any], status: int = 200) -> HTM
 </main>
 <script id="plan" type="application/json">{blob}</script>
 <script src="/modal/modal.js"></script></body></html>"""
-    return HTMLResponse(page, status_code=status, headers=HEADERS)
+    policy = f"{HEADERS['Content-Security-Policy']}; {frame}"
+    headers = HEADERS | {"Content-Security-Policy": policy}
+    return HTMLResponse(page, status_code=status, headers=headers)
 
 
-def _refusal(exc: SolderError, origin: str | None) -> HTMLResponse:
+def _refusal(exc: SolderError, origin: str | None, frame: str) -> HTMLResponse:
     if isinstance(exc, Unauthorized):
         heading, text = EXPIRED if "expired" in exc.message else FOREIGN
     elif isinstance(exc, NotFound) and exc.field == "userId":
         heading, text = FOREIGN
+    elif exc.field in ("app", "category"):
+        heading, text = "This account cannot be connected", exc.message
     else:
         heading, text = "This cannot be installed", exc.message
     body = f'<p class="message">{html.escape(text)}</p>'
     data = {"error": heading, "message": text, "parentOrigin": origin}
-    return _page(heading, body, data, status=exc.status if exc.status < 500 else 400)
+    return _page(heading, body, data, frame, status=exc.status if exc.status < 500 else 400)
 
 
-def _render(services: Any, req: plan.Request, origin: str | None) -> Response:
+def _render(services: Any, req: plan.Request, origin: str | None, frame: str) -> Response:
     try:
         claims = read_user_token(services.token_secret, req.token)
         with services.reader.connect() as conn:
             data = plan.build(conn, services, claims, req)
     except SolderError as exc:
-        return _refusal(exc, origin)
+        return _refusal(exc, origin, frame)
     verb = {"install": "Install", "edit": "Edit", "update": "Update"}[req.operation]
-    title = req.title or (
-        f"Connect {data['apps'][0]['name']}" if req.app else f"{verb} {data['integrationName']}"
-    )
+    if data["mode"] == "authenticate":
+        names = [a["name"] for a in data["apps"]]
+        title = req.title or (f"Connect {names[0]}" if len(names) == 1 else "Connect an account")
+    else:
+        title = req.title or f"{verb} {data['integrationName']}"
     data |= {
         "token": req.token,
         "parentOrigin": origin,
         "title": title,
         "hide": req.hide,
-        "alwaysShowAuthentication": req.always_show_auth or req.app is not None,
+        "alwaysShowAuthentication": req.always_show_auth or data["mode"] == "authenticate",
         "operation": req.operation,
         "preFilledValues": req.pre_filled,
     }
     body = '<p class="message">Loading…</p><noscript>This window needs JavaScript.</noscript>'
-    return _page(title, body, data)
+    return _page(title, body, data, frame)
 
 
 @router.get("/forge-install")
@@ -115,31 +123,37 @@ def forge_install(
     token: Q = None,
     integration_id: Annotated[str | None, Query(alias="integrationId")] = None,
     ids: Annotated[list[str] | None, Query(alias="id")] = None,
+    version_ids: Annotated[list[str] | None, Query(alias="versionId")] = None,
     pre_filled: Annotated[str | None, Query(alias="preFilledValues")] = None,
+    output_override: Annotated[str | None, Query(alias="outputOverride")] = None,
     hide: Q = None,
     always: Annotated[str | None, Query(alias="alwaysShowAuthentication")] = None,
     operation: Q = None,
     title: Q = None,
     origin: Q = None,
 ) -> Response:
-    """``versionId``, ``outputOverride`` and ``forgeMode`` are accepted and not used yet."""
+    """``versionId`` repeats: with ``id=`` one per workflow, in order; with ``integrationId``
+    version ids of its workflows. ``forgeMode`` is accepted and means nothing here."""
     where = plan.parent_origin(origin, request.headers.get("referer"))
+    frame = framing.for_token(services, token)
     if not token:
-        return _refusal(Unauthorized("token: missing"), where)
+        return _refusal(Unauthorized("token: missing"), where, frame)
     try:
         req = plan.Request(
             token=token,
             integration_id=integration_id,
             workflow_ids=ids or [],
+            version_ids=version_ids or [],
             pre_filled=plan.parse_json_object(pre_filled, "preFilledValues"),
+            output_override=output_override,
             hide=plan.flag(hide),
             always_show_auth=plan.flag(always),
             operation=operation or "install",
             title=title,
         )
     except SolderError as exc:
-        return _refusal(exc, where)
-    return _render(services, req, where)
+        return _refusal(exc, where, frame)
+    return _render(services, req, where, frame)
 
 
 @router.get("/authenticate-app")
@@ -150,14 +164,17 @@ def authenticate_app(
     app: Q = None,
     category: Q = None,
     origin: Q = None,
+    title: Q = None,
 ) -> Response:
+    """``app`` connects that app; ``category`` lets the user pick one of its apps first."""
     where = plan.parent_origin(origin, request.headers.get("referer"))
+    frame = framing.for_token(services, token)
     if not token:
-        return _refusal(Unauthorized("token: missing"), where)
-    if not app:
-        what = "category: not supported yet, name the app" if category else "app: required"
-        return _refusal(NotFound(what, field="app"), where)
-    return _render(services, plan.Request(token=token, app=app), where)
+        return _refusal(Unauthorized("token: missing"), where, frame)
+    if not app and not category:
+        return _refusal(BadInput("app: required (or category)", field="app"), where, frame)
+    req = plan.Request(token=token, app=app or None, category=category or None, title=title)
+    return _render(services, req, where, frame)
 
 
 @router.get("/sdk/{name}")

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import Connection
 
 from solder.api.metadata import credential_view
+from solder.engine import output
 from solder.engine.definitions import released
 from solder.errors import BadInput, NotFound
 from solder.runtime.services import Services
@@ -37,7 +38,10 @@ class Request:
     always_show_auth: bool = False
     operation: str = "install"
     title: str | None = None
+    version_ids: list[str] = field(default_factory=list)
+    output_override: str | None = None  # the JSON text; checked by engine.output
     app: str | None = None  # /authenticate-app
+    category: str | None = None  # /authenticate-app: the user picks an app of it
 
 
 def parse_json_object(raw: str | None, name: str) -> dict[str, Any]:
@@ -84,15 +88,34 @@ def _apps_view(
     return out
 
 
+def _category(services: Services, category: str | None) -> list[str]:
+    """The keys of this server's apps in ``category``, by name; refused, listing the
+    categories there are, when none is."""
+    wanted = (category or "").strip().lower()
+    keys = sorted(
+        (a.key for a in services.apps.values() if wanted in a.categories),
+        key=lambda k: services.apps[k].name.lower(),
+    )
+    if not keys:
+        known = sorted({c for a in services.apps.values() for c in a.categories})
+        raise NotFound(
+            f"category: this server has no app in the category {category!r}; the categories "
+            f"are {', '.join(known)}",
+            field="category",
+        )
+    return keys
+
+
 def build(conn: Connection, services: Services, claims: UserClaims, req: Request) -> dict[str, Any]:
     """The plan for ``/forge-install`` or ``/authenticate-app`` (``req.app`` set)."""
     user = users.get(conn, claims.environment, claims.user_id)
     env = claims.environment
     if req.operation not in OPERATIONS:
         raise BadInput(f"operation: one of {', '.join(OPERATIONS)}", field="operation")
-    if req.app is not None:
-        return {"mode": "authenticate", "userId": user.id, "apps": _apps_view(
-            conn, services, claims, [req.app.lower()])}  # fmt: skip
+    if req.app is not None or req.category is not None:
+        keys = [req.app.lower()] if req.app is not None else _category(services, req.category)
+        return {"mode": "authenticate", "userId": user.id, "category": req.category,
+                "apps": _apps_view(conn, services, claims, keys)}  # fmt: skip
     if req.workflow_ids:
         flows = [catalog.get_workflow(conn, env, ref, field="id") for ref in req.workflow_ids]
         owners = {wf.integration_id for wf in flows}
@@ -104,15 +127,21 @@ def build(conn: Connection, services: Services, claims: UserClaims, req: Request
         flows = list(catalog.list_workflows(conn, env, integration.id))
     else:
         raise BadInput("integrationId: required (or id=<workflowId>)", field="integrationId")
+    asked = catalog.pick_versions(
+        conn, flows, req.version_ids, positional=bool(req.workflow_ids), field="versionId"
+    )
     apps: list[str] = []
     chosen: list[str] = []
     answers: dict[str, dict[str, Any]] = {}
+    streams = False
     for wf in flows:
-        latest = catalog.latest_version(conn, wf.id)
+        latest = asked.get(wf.id) or catalog.latest_version(conn, wf.id)
         if latest is None:
             continue  # never released: not installable
         chosen.append(wf.id)
-        for key in released(latest.id, latest.definition).apps():
+        definition = released(latest.id, latest.definition)
+        streams = streams or any(b.type == "streamData" for b in definition.all_blocks())
+        for key in definition.apps():
             if key not in apps:
                 apps.append(key)
         copy = installs.find_install(conn, user.id, wf.id)
@@ -121,6 +150,7 @@ def build(conn: Connection, services: Services, claims: UserClaims, req: Request
                 answers.setdefault(block_id, {}).update(values)
     if not chosen:
         raise BadInput("integrationId: this integration has no released workflow")
+    override = output.check_with(services, req.output_override, streams=streams)
     app = services.apps.get(integration.app)
     return {
         "mode": "install",
@@ -128,6 +158,10 @@ def build(conn: Connection, services: Services, claims: UserClaims, req: Request
         "integrationId": integration.id,
         "integrationName": integration.name or (app.name if app else integration.app),
         "workflowIds": chosen,
+        # one per chosen workflow, in order ("" for the newest), as /headless/startInstallation
+        # takes them; null when no version was asked for
+        "versionIds": [asked[w].id if w in asked else "" for w in chosen] if asked else None,
+        "outputOverride": override,
         "apps": _apps_view(conn, services, claims, apps),
         "answers": answers,
     }

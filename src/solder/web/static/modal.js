@@ -415,12 +415,16 @@
 
   function start() {
     var ids = plan.apps.map(function (a) { return credentials[a.app]; });
-    return call("POST", "/headless/startInstallation", {
+    var body = {
       userId: plan.userId,
       integrationId: plan.integrationId,
       workflowIds: plan.workflowIds,
       credentialIds: ids,
-    });
+    };
+    // the versions asked for (one per workflow, "" for the newest) and where the output goes
+    if (plan.versionIds) body.versionIds = plan.versionIds;
+    if (plan.outputOverride) body.outputOverride = plan.outputOverride;
+    return call("POST", "/headless/startInstallation", body);
   }
 
   function complete(started, pairs) {
@@ -465,11 +469,32 @@
     });
   }
 
+  /* authenticate({category}): the user picks which of the category's apps to connect. */
+  function chooseApp(apps) {
+    if (apps.length === 1) return Promise.resolve(apps[0]);
+    return new Promise(function (resolve) {
+      var items = apps.map(function (app) {
+        var pick = h("button", { type: "button", class: "choice", text: app.name });
+        pick.addEventListener("click", function () {
+          document.title = "Connect " + app.name;
+          document.getElementById("title").textContent = "Connect " + app.name;
+          resolve(app);
+        });
+        return h("li", {}, [pick]);
+      });
+      setStep("Choose the account to connect", [
+        h("ul", { class: "choices", "aria-label": "Apps you can connect" }, items),
+      ]);
+    });
+  }
+
   function authenticate() {
     show();
-    return connectStep(plan.apps, "Connect your account").then(function () {
-      var id = credentials[plan.apps[0].app];
-      post({ credentialId: id, connectionId: id });
+    return chooseApp(plan.apps).then(function (app) {
+      return connectStep([app], "Connect your account").then(function () {
+        var id = credentials[app.app];
+        post({ credentialId: id, connectionId: id });
+      });
     });
   }
 
