@@ -13,10 +13,12 @@ from fastapi.staticfiles import StaticFiles
 
 from solder import __version__
 from solder.api import (
+    console,
     errors,
     executions,
     headless,
     hooks,
+    install_manager,
     links,
     manage,
     metadata,
@@ -24,6 +26,7 @@ from solder.api import (
     ops,
     passthrough,
     running,
+    sessions,
     slack_events,
     users,
     workflows,
@@ -31,6 +34,7 @@ from solder.api import (
 from solder.api.hotpath import HotPath
 from solder.api.limits import BodyLimit
 from solder.api.versioning import VersionPrefix
+from solder.dashboard import pages as dashboard
 from solder.engine.worker import WorkerPool
 from solder.runtime.services import Services
 from solder.security import signing
@@ -63,9 +67,9 @@ def create_app(services: Services, *, workers: bool = True) -> FastAPI:
     errors.install(app)
     # slack_events' fixed /hooks/slack/events before hooks' /hooks/{app_key}/{install_id}
     app.include_router(slack_events.router)
-    routers = (users, workflows, headless, running, manage, hooks, executions, metadata, oauth,
-               links)  # fmt: skip
-    for module in (*routers, passthrough, pages):
+    routers = (users, workflows, headless, running, manage, console, install_manager, hooks,
+               executions, metadata, oauth, links, sessions)  # fmt: skip
+    for module in (*routers, passthrough, pages, dashboard):
         app.include_router(module.router)
 
     @app.get("/health", tags=["meta"])

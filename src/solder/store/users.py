@@ -90,9 +90,26 @@ def list_(conn: Connection, env: str, *, offset: int = 0, limit: int | None = No
     return list(conn.execute(q))
 
 
-def count(conn: Connection, env: str) -> int:
-    q = select(func.count()).select_from(users).where(users.c.environment == env)
+def _prefixed(env: str, prefix: str | None) -> list[Any]:
+    """Usernames in ``env`` starting with ``prefix``, as a range the unique index serves
+    (``LIKE`` would not use it on PostgreSQL without a pattern operator class)."""
+    where: list[Any] = [users.c.environment == env]
+    if prefix:
+        where += [users.c.username >= prefix, users.c.username < prefix + "\U0010ffff"]
+    return where
+
+
+def count(conn: Connection, env: str, *, prefix: str | None = None) -> int:
+    q = select(func.count()).select_from(users).where(*_prefixed(env, prefix))
     return int(conn.execute(q).scalar_one())
+
+
+def by_username(
+    conn: Connection, env: str, *, prefix: str | None, offset: int, limit: int
+) -> list[Any]:
+    """One page of users sorted by username (the order of the unique index)."""
+    q = select(users).where(*_prefixed(env, prefix)).order_by(users.c.username)
+    return list(conn.execute(q.offset(offset).limit(limit)))
 
 
 def update_(conn: Connection, env: str, ref: str, changes: dict[str, Any]) -> Any:
