@@ -131,3 +131,19 @@ def test_keys_are_listed_by_prefix_created_once_and_revoked(server: Server) -> N
             refused(new.get("/users"), 401, "unknown API key")
         again = ok(dev.delete(f"/manage/keys/{made['keyId']}"))
         assert again["revokedAt"] == gone["revokedAt"]  # revoking twice changes nothing
+
+
+def test_login_takes_json_only_and_is_secure_over_https(
+    server: Server, browser: httpx2.Client
+) -> None:
+    # a cross-site form can send text/plain without a preflight: it must not log anyone in
+    plain = browser.post(
+        "/dashboard/session",
+        content=f'{{"key": "{server.dev_key}"}}',
+        headers={"content-type": "text/plain"},
+    )
+    assert plain.status_code in (415, 422), plain.text
+    assert "set-cookie" not in plain.headers
+    server.services.public_url = "https://solder.example"
+    cookie = log_in(browser, server.dev_key).headers["set-cookie"]
+    assert "; secure" in cookie.lower()

@@ -92,8 +92,9 @@ def test_log_in_browse_find_a_failed_run_rerun_it_and_manage_the_installation(
     shot(page, "dashboard-overview")
 
     # the failed run in the explorer, with its block's input and error
-    page.get_by_role("navigation", name="Environments").get_by_role("link", name="development").click()
-    page.get_by_role("navigation", name="Pages").get_by_role("link", name="Runs").click()
+    envs, pages = (page.get_by_role("navigation", name=n) for n in ("Environments", "Pages"))
+    envs.get_by_role("link", name="development").click()
+    pages.get_by_role("link", name="Runs").click()
     page.get_by_label("Status").select_option("failed")
     page.get_by_role("button", name="Filter").click()
     page.wait_for_url("**/runs?status=failed")
@@ -120,7 +121,7 @@ def test_log_in_browse_find_a_failed_run_rerun_it_and_manage_the_installation(
     assert [e["status"] for e in logs] == ["succeeded", "failed"]
 
     # the installation manager: change the URL field, then deactivate
-    page.get_by_role("navigation", name="Pages").get_by_role("link", name="Installations").click()
+    pages.get_by_role("link", name="Installations").click()
     page.get_by_label("Username starts with").fill("gre")
     page.get_by_role("button", name="Search").click()
     page.get_by_role("link", name="gregg").click()
@@ -131,7 +132,7 @@ def test_log_in_browse_find_a_failed_run_rerun_it_and_manage_the_installation(
     page.get_by_role("status").get_by_text("Settings saved").wait_for()
 
     def stored() -> dict[str, Any]:
-        got: dict[str, Any] = ok(api.get(f"/manage/users/gregg/workflows"))["data"][0]
+        got: dict[str, Any] = ok(api.get("/manage/users/gregg/workflows"))["data"][0]
         return got
 
     wait_until("the new URL", lambda: stored()["fields"][0]["value"] == f"{receiver_url}/moved")
@@ -140,7 +141,10 @@ def test_log_in_browse_find_a_failed_run_rerun_it_and_manage_the_installation(
     ).click()
     main.get_by_role("button", name="Activate", exact=True).wait_for()
     assert stored()["active"] is False
-    assert ok(api.get(f"/workflows/{parcels.workflow_id}", params={"userId": "gregg"}))["data"][
-        "active"
-    ] is False
+    assert (
+        ok(api.get(f"/workflows/{parcels.workflow_id}", params={"userId": "gregg"}))["data"][
+            "active"
+        ]
+        is False
+    )
     shot(page, "dashboard-installation")
