@@ -147,3 +147,16 @@ def test_login_takes_json_only_and_is_secure_over_https(
     server.services.public_url = "https://solder.example"
     cookie = log_in(browser, server.dev_key).headers["set-cookie"]
     assert "; secure" in cookie.lower()
+
+
+def test_another_origin_may_not_send_the_dashboard_header(browser: httpx2.Client) -> None:
+    preflight = browser.options(
+        "/integrations",
+        headers={
+            "origin": "https://evil.example",
+            "access-control-request-method": "GET",
+            "access-control-request-headers": HEADER,
+        },
+    )
+    assert preflight.status_code == 400
+    assert HEADER not in preflight.headers.get("access-control-allow-headers", "").lower()

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, Select, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from solder.errors import Conflict, NotFound
@@ -599,8 +599,7 @@ def _filtered(
     return where
 
 
-def list_runs(
-    conn: Connection,
+def runs_query(
     env: str,
     *,
     user_id: str | None = None,
@@ -613,7 +612,7 @@ def list_runs(
     newest_first: bool = True,
     offset: int = 0,
     limit: int = 20,
-) -> list[Any]:
+) -> Select[Any]:
     """Runs of one environment, filtered, sorted by start (queued: creation), by stop time or
     by creation (``createdAt``: the order the ``(environment, created_at)`` indexes serve,
     so the newest page of 100,000 runs is read without sorting them).
@@ -631,7 +630,12 @@ def list_runs(
     }.get(sort, func.coalesce(runs.c.started_at, runs.c.created_at))
     keys: list[Any] = [runs.c.finished_at.is_(None)] if by_stop else []
     keys += [key.desc(), runs.c.id.desc()] if newest_first else [key.asc(), runs.c.id.asc()]
-    return list(conn.execute(q.order_by(*keys).offset(offset).limit(limit)))
+    return q.order_by(*keys).offset(offset).limit(limit)
+
+
+def list_runs(conn: Connection, env: str, **how: Any) -> list[Any]:
+    """The runs :func:`runs_query` selects."""
+    return list(conn.execute(runs_query(env, **how)))
 
 
 def count_runs(

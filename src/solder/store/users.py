@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, Select, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from solder.errors import Conflict, NotFound
@@ -104,12 +104,16 @@ def count(conn: Connection, env: str, *, prefix: str | None = None) -> int:
     return int(conn.execute(q).scalar_one())
 
 
+def username_page(env: str, *, prefix: str | None, offset: int, limit: int) -> Select[Any]:
+    """One page of users sorted by username (the order of the unique index)."""
+    q = select(users).where(*_prefixed(env, prefix)).order_by(users.c.username)
+    return q.offset(offset).limit(limit)
+
+
 def by_username(
     conn: Connection, env: str, *, prefix: str | None, offset: int, limit: int
 ) -> list[Any]:
-    """One page of users sorted by username (the order of the unique index)."""
-    q = select(users).where(*_prefixed(env, prefix)).order_by(users.c.username)
-    return list(conn.execute(q.offset(offset).limit(limit)))
+    return list(conn.execute(username_page(env, prefix=prefix, offset=offset, limit=limit)))
 
 
 def update_(conn: Connection, env: str, ref: str, changes: dict[str, Any]) -> Any:
