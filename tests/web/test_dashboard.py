@@ -148,3 +148,38 @@ def test_log_in_browse_find_a_failed_run_rerun_it_and_manage_the_installation(
         is False
     )
     shot(page, "dashboard-installation")
+
+
+def test_keys_are_made_shown_once_and_revoked_and_settings_saved(
+    server: Server, api: httpx2.Client, page: Any
+) -> None:
+    main = page.locator("main")
+    page.get_by_label("API key").first.fill(server.dev_key)
+    page.get_by_role("button", name="Log in").first.click()
+    page.wait_for_url("**/#/development/integrations")
+    pages = page.get_by_role("navigation", name="Pages")
+
+    pages.get_by_role("link", name="API keys").click()
+    main.get_by_text("active (this session)").wait_for()
+    main.get_by_role("button", name="Create a development key").click()
+    new_key = main.locator("#new-key")
+    new_key.wait_for()
+    key = new_key.text_content() or ""
+    assert key.startswith("solder_sk_dev_")
+    with server.client(key) as made:
+        assert ok(made.get("/users")) == {"data": []}
+    page.once("dialog", lambda dialog: dialog.accept())
+    main.get_by_role("button", name="Revoke").click()
+    main.get_by_text("revoked").wait_for()
+    assert main.locator("#new-key").count() == 0  # shown once: gone after the reload
+    shot(page, "dashboard-keys")  # (no key in the picture)
+    with server.client(key) as made:
+        assert made.get("/users").status_code == 401
+
+    pages.get_by_role("link", name="Settings").click()
+    main.get_by_text("kept 60 days").wait_for()
+    url = "https://acme.example/solder-errors"
+    main.get_by_label("Webhook URL").fill(url)
+    main.get_by_role("button", name="Save").click()
+    page.get_by_role("status").get_by_text("Settings saved").wait_for()
+    assert ok(api.get("/manage/settings"))["data"] == {"errorWebhookUrl": url}
