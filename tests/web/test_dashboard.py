@@ -79,6 +79,8 @@ def test_log_in_browse_find_a_failed_run_rerun_it_and_manage_the_installation(
     parcels_card.locator("details").get_by_role("cell", name="released").wait_for()
     assert main.get_by_role("region", name="BigCommerce").count() == 1  # the quick start's
     shot(page, "dashboard-integrations")
+    page.get_by_role("link", name="Custom events").click()
+    main.get_by_role("rowheader", name="Parcel Shipped").wait_for()
 
     # production beside development
     page.get_by_role("link", name="Overview").click()
