@@ -84,8 +84,10 @@ def create_app(services: Services, *, workers: bool = True) -> Api:
     static = Path(__file__).parent / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
     app.add_middleware(VersionPrefix)
-    # The frontend SDK calls from the ISV's pages with the user token. No cookies are used and
-    # Authorization is not an allowed header, so a browser can never send an API key here.
+    # The frontend SDK calls from the ISV's pages with the user token. Credentials (cookies)
+    # are not allowed cross-origin and Authorization is not an allowed header, so a browser
+    # can never send an API key here; nor x-solder-dashboard, which the dashboard's session
+    # cookie needs (same origin only, SameSite=Strict; ADR 0013).
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],
