@@ -53,7 +53,7 @@ function copyCard(ctx, user, c) {
       h("dt", {}, "Credentials"), h("dd", {}, c.credentials.length ? c.credentials.map((cr) => h("div", {},
         `${cr.name} (${cr.type}): `, h("span", { class: `health ${cr.health}` }, cr.health.replace("_", " ")),
         cr.expiresAt ? h("span", { class: "muted" }, ` · token expires ${when(cr.expiresAt)}`) : null)) : "none")),
-    h("div", { class: "row", style: "margin-top:1rem" },
+    h("div", { class: "row spaced" },
       c.active
         ? h("button", { class: "secondary", onclick: () => act(() => ctx.api.put("/workflows/deactivate", { userId: user.userId, workflowId: c.workflowId }), "Deactivated") }, "Deactivate")
         : h("button", { class: "secondary", onclick: () => act(() => ctx.api.put("/workflows/activate", { userId: user.userId, workflowId: c.workflowId }), "Activated") }, "Activate"),
@@ -70,7 +70,7 @@ function copyCard(ctx, user, c) {
       act(() => ctx.api.put(`${base}/fields`, { fields: inputs.map(([f, el]) => ({ blockId: f.blockId, name: f.name, value: readField(f, el) })) }), "Settings saved");
     } },
       h("h3", {}, "Settings the user chose"),
-      inputs.map(([f, el]) => h("div", { style: "margin:.5rem 0" },
+      inputs.map(([f, el]) => h("div", { class: "field-row" },
         h("label", { for: el.id }, f.displayName, f.required ? " (required)" : ""), el,
         f.description ? h("span", { class: "muted" }, f.description) : null)),
       h("button", { type: "submit" }, "Save settings")) : null);

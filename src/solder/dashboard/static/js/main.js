@@ -44,7 +44,7 @@ function drawNav(where) {
     PAGES.map(([key, title]) => h("a", {
       href: `#/${where.env}/${key}`, "aria-current": key === where.page ? "page" : null,
     }, title)),
-    h("button", { class: "secondary", style: "margin-top:1rem", onclick: async () => {
+    h("button", { class: "secondary spaced", onclick: async () => {
       await api.logOut(where.env); await refreshSessions(); go("#/");
     } }, `Log out of ${where.env}`));
 }

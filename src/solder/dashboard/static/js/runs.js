@@ -26,7 +26,7 @@ export async function explorer(ctx) {
   const st = h("select", { id: "f-status", name: "status" }, ["", "queued", "running", "succeeded", "failed"].map(
     (s) => h("option", { value: s, selected: s === p.status }, s || "any")));
   const us = h("input", { id: "f-user", name: "userId", value: p.userId, placeholder: "id or username" });
-  const ver = h("input", { id: "f-version", name: "version", type: "number", min: 1, value: p.version, style: "width:6rem" });
+  const ver = h("input", { id: "f-version", name: "version", type: "number", min: 1, value: p.version, class: "narrow" });
   const since = h("input", { id: "f-since", type: "datetime-local", value: isoToLocal(p.since) });
   const until = h("input", { id: "f-until", type: "datetime-local", value: isoToLocal(p.until) });
   const goTo = (s, f = p) => ctx.go(`#/${ctx.env}/runs${query({ ...f, skip: s > 0 ? s : "" })}`);
@@ -81,7 +81,7 @@ export async function run(ctx) {
       h("dt", {}, "Took"), h("dd", {}, duration(r.startedAt, r.stoppedAt)),
       h("dt", {}, "Attempt"), h("dd", {}, String(r.attempt))),
     r.error ? h("p", { class: "error-text", role: "alert" }, r.error.message || JSON.stringify(r.error)) : null,
-    h("div", { class: "row", style: "margin-top:1rem" },
+    h("div", { class: "row spaced" },
       h("button", { onclick: rerun }, "Re-run"),
       h("button", { class: "secondary", onclick: () => ctx.go(location.hash) }, "Refresh")),
     h("h2", {}, "Trigger input"), json(r.inputs),
