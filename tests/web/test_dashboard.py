@@ -109,7 +109,8 @@ def test_log_in_browse_find_a_failed_run_rerun_it_and_manage_the_installation(
     rows = main.locator("tbody tr")
     rows.get_by_text("failed").wait_for()
     assert rows.count() == 1
-    rows.first.get_by_role("link").click()
+    rows.get_by_role("link", name="gregg").wait_for()  # the user's name, not only the id
+    rows.first.get_by_role("link").first.click()  # its start time opens it
     page.set_viewport_size({"width": 1200, "height": 1180})  # the whole run in the shots
     block = main.get_by_role("region", name="Block Notify Isv")
     block.get_by_text("failed").first.wait_for()

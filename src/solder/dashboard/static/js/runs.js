@@ -4,6 +4,17 @@ import { h, replace, table, when, duration, json, pager, say } from "./dom.js";
 import { query } from "./api.js";
 
 const FILTERS = ["workflowId", "userId", "status", "version", "since", "until"];
+const usernames = new Map(); // user id -> Promise of the username, per environment
+
+function userLink(ctx, userId) {
+  const link = h("a", { href: `#/${ctx.env}/users/${encodeURIComponent(userId)}` }, userId);
+  const key = `${ctx.env}:${userId}`;
+  if (!usernames.has(key)) {
+    usernames.set(key, ctx.api.get(`/users/${encodeURIComponent(userId)}`).then((u) => u.username, () => null));
+  }
+  usernames.get(key).then((name) => { if (name) link.textContent = name; });
+  return link;
+}
 
 function localToIso(value) { return value ? new Date(value).toISOString() : ""; }
 function isoToLocal(value) {
@@ -33,7 +44,7 @@ export async function explorer(ctx) {
   const rows = page.data.map((r) => h("tr", {},
     h("td", {}, h("a", { href: `#/${ctx.env}/runs/${r.executionId}` }, when(r.startedAt))),
     h("td", {}, names[r.workflowId] || r.workflowId),
-    h("td", {}, h("code", {}, r.userId)),
+    h("td", {}, userLink(ctx, r.userId)),
     h("td", { class: `status ${r.status}` }, r.status),
     h("td", {}, duration(r.startedAt, r.stoppedAt)),
     h("td", { class: "error-text" }, r.error ? (r.error.message || JSON.stringify(r.error)) : "")));
@@ -63,6 +74,7 @@ function blockView(b) {
 
 export async function run(ctx) {
   const r = (await ctx.api.get(`/logs/${encodeURIComponent(ctx.id)}`)).data;
+  const workflow = (await ctx.api.get(`/workflows/${encodeURIComponent(r.workflowId)}`)).data;
   const rerun = async () => {
     try {
       const made = await ctx.api.post(`/workflows/${encodeURIComponent(r.workflowId)}/rerun/${encodeURIComponent(r.executionId)}?userId=${encodeURIComponent(r.userId)}`);
@@ -75,8 +87,8 @@ export async function run(ctx) {
     h("h1", {}, "Run ", h("code", {}, r.executionId)),
     h("dl", { class: "facts" },
       h("dt", {}, "Status"), h("dd", { class: `status ${r.status}`, id: "run-status" }, r.status),
-      h("dt", {}, "Workflow"), h("dd", {}, h("code", {}, r.workflowId)),
-      h("dt", {}, "User"), h("dd", {}, h("a", { href: `#/${ctx.env}/users/${r.userId}` }, r.userId)),
+      h("dt", {}, "Workflow"), h("dd", {}, workflow.name, " ", h("code", { class: "muted" }, r.workflowId)),
+      h("dt", {}, "User"), h("dd", {}, userLink(ctx, r.userId)),
       h("dt", {}, "Started"), h("dd", {}, when(r.startedAt)),
       h("dt", {}, "Took"), h("dd", {}, duration(r.startedAt, r.stoppedAt)),
       h("dt", {}, "Attempt"), h("dd", {}, String(r.attempt))),
