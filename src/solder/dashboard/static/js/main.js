@@ -87,22 +87,28 @@ async function overview(main) {
   replace(main, h("h1", {}, "Development and production"), h("div", { class: "side" }, columns));
 }
 
+let current = 0; // the latest navigation; an older one that finishes later is dropped
+
 async function route() {
+  const seq = ++current;
   const main = document.getElementById("main");
+  const view = h("div", {}); // drawn off-page, shown only if no newer navigation started
   const where = parse();
   if (where.env && !state.envs.includes(where.env)) where.env = undefined;
   drawNav(where);
   try {
-    if (!where.env) await overview(main);
+    if (!where.env) await overview(view);
     else {
-      const ctx = { api: api.bound(where.env), env: where.env, id: where.id, params: where.params, main, go };
+      const ctx = { api: api.bound(where.env), env: where.env, id: where.id, params: where.params, main: view, go };
       const entry = PAGES.find(([key]) => key === where.page) || PAGES[0];
       await (where.id && DETAIL[entry[0]] ? DETAIL[entry[0]] : entry[2])(ctx);
     }
   } catch (err) {
-    replace(main, h("h1", {}, "Something went wrong"), h("p", { class: "error-text", role: "alert" }, err.message));
+    replace(view, h("h1", {}, "Something went wrong"), h("p", { class: "error-text", role: "alert" }, err.message));
     if (err.status === 401) { await refreshSessions(); drawNav(where); }
   }
+  if (seq !== current) return;
+  replace(main, view);
   const heading = main.querySelector("h1");
   if (heading) {
     heading.setAttribute("tabindex", "-1");
