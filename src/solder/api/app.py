@@ -13,10 +13,12 @@ from fastapi.staticfiles import StaticFiles
 
 from solder import __version__
 from solder.api import (
+    console,
     errors,
     executions,
     headless,
     hooks,
+    install_manager,
     links,
     manage,
     metadata,
@@ -24,6 +26,7 @@ from solder.api import (
     ops,
     passthrough,
     running,
+    sessions,
     slack_events,
     users,
     workflows,
@@ -31,6 +34,7 @@ from solder.api import (
 from solder.api.hotpath import Api
 from solder.api.limits import BodyLimit
 from solder.api.versioning import VersionPrefix
+from solder.dashboard import pages as dashboard
 from solder.engine.worker import WorkerPool
 from solder.runtime.services import Services
 from solder.security import signing
@@ -63,9 +67,9 @@ def create_app(services: Services, *, workers: bool = True) -> Api:
     errors.install(app)
     # slack_events' fixed /hooks/slack/events before hooks' /hooks/{app_key}/{install_id}
     app.include_router(slack_events.router)
-    routers = (users, workflows, headless, running, manage, hooks, executions, metadata, oauth,
-               links)  # fmt: skip
-    for module in (*routers, passthrough, pages):
+    routers = (users, workflows, headless, running, manage, console, install_manager, hooks,
+               executions, metadata, oauth, links, sessions)  # fmt: skip
+    for module in (*routers, passthrough, pages, dashboard):
         app.include_router(module.router)
 
     @app.get("/health", tags=["meta"])
@@ -80,8 +84,10 @@ def create_app(services: Services, *, workers: bool = True) -> Api:
     static = Path(__file__).parent / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
     app.add_middleware(VersionPrefix)
-    # The frontend SDK calls from the ISV's pages with the user token. No cookies are used and
-    # Authorization is not an allowed header, so a browser can never send an API key here.
+    # The frontend SDK calls from the ISV's pages with the user token. Credentials (cookies)
+    # are not allowed cross-origin and Authorization is not an allowed header, so a browser
+    # can never send an API key here; nor x-solder-dashboard, which the dashboard's session
+    # cookie needs (same origin only, SameSite=Strict; ADR 0013).
     app.add_middleware(
         CORSMiddleware,
         allow_origins=["*"],

@@ -12,11 +12,23 @@ from sqlalchemy import Connection
 from solder.errors import Forbidden, NotFound, Unauthorized
 from solder.runtime.services import Services
 from solder.security import keys
-from solder.security.tokens import read_user_token
+from solder.security.tokens import read_dashboard_token, read_user_token
 from solder.store import accounts, users
 
+ENVIRONMENTS = keys.ENVIRONMENTS
 _CACHE_SECONDS = 30.0
 _cache: dict[str, tuple[str, float]] = {}
+DASHBOARD_HEADER = "x-solder-dashboard"
+"""Names the environment of a dashboard call; a cross-origin page cannot send it (ADR 0013)."""
+
+
+def session_cookie(environment: str) -> str:
+    return f"solder_dash_{environment}"
+
+
+def forget_key(key_hash: str) -> None:
+    """Drop a revoked key from this process's cache (other processes see it within 30 s)."""
+    _cache.pop(key_hash, None)
 
 
 @dataclass(frozen=True)
@@ -24,6 +36,9 @@ class Caller:
     env: str
     user_id: str | None = None  # set when the caller is an end user holding a token
     link: str | None = None  # the hosted install link the user's token came from
+    key_hash: str | None = (
+        None  # the API key's hash (a key, or a dashboard session opened with one)
+    )
 
     def own_user(self, user_id: str) -> None:
         """A user token may only act on its own user."""
@@ -53,14 +68,14 @@ def services_of(request: Request) -> Services:
     return services
 
 
-def _key_environment(services: Services, key: str) -> str | None:
-    digest = keys.hash_key(key)
+def key_environment(services: Services, digest: str) -> str | None:
+    """The environment of the unrevoked key with this SHA-256 hash, cached for 30 seconds."""
     hit = _cache.get(digest)
     now = time.monotonic()
     if hit is not None and hit[1] > now:
         return hit[0]
     with services.reader.connect() as conn:
-        env = accounts.environment_of(conn, key)
+        env = accounts.environment_of_hash(conn, digest)
     if env is not None:
         _cache[digest] = (env, now + _CACHE_SECONDS)
     return env
@@ -73,15 +88,32 @@ def caller(request: Request) -> Caller:
         scheme, _, key = header.strip().partition(" ")
         if scheme.lower() != "bearer" or not key.strip():
             raise Unauthorized("Authorization: expected 'Bearer <API key>'")
-        env = _key_environment(services, key.strip())
+        digest = keys.hash_key(key.strip())
+        env = key_environment(services, digest)
         if env is None:
             raise Unauthorized("Authorization: unknown API key")
-        return Caller(env=env)
+        return Caller(env=env, key_hash=digest)
     token = request.headers.get("x-alloy-user-token")
     if token:
         claims = read_user_token(services.token_secret, token)
         return Caller(env=claims.environment, user_id=claims.user_id, link=claims.link)
+    dashboard_env = request.headers.get(DASHBOARD_HEADER)
+    if dashboard_env:
+        return _dashboard_caller(services, request, dashboard_env.strip())
     raise Unauthorized("Authorization: missing API key (send 'Authorization: Bearer <key>')")
+
+
+def _dashboard_caller(services: Services, request: Request, env: str) -> Caller:
+    """A call from the dashboard: the session cookie of the environment its header names."""
+    if env not in ENVIRONMENTS:
+        raise Unauthorized(f"{DASHBOARD_HEADER}: expected one of {list(ENVIRONMENTS)}")
+    cookie = request.cookies.get(session_cookie(env))
+    if not cookie:
+        raise Unauthorized(f"session: not logged in to {env}; log in with an API key")
+    claims = read_dashboard_token(services.token_secret, cookie)
+    if claims.environment != env or key_environment(services, claims.key_hash) != env:
+        raise Unauthorized("session: the key it was opened with is revoked; log in again")
+    return Caller(env=env, key_hash=claims.key_hash)
 
 
 def server_caller(who: Annotated[Caller, Depends(caller)]) -> Caller:
@@ -93,4 +125,3 @@ def server_caller(who: Annotated[Caller, Depends(caller)]) -> Caller:
 AnyCaller = Annotated[Caller, Depends(caller)]
 ServerCaller = Annotated[Caller, Depends(server_caller)]
 ServicesDep = Annotated[Services, Depends(services_of)]
-ENVIRONMENTS = keys.ENVIRONMENTS

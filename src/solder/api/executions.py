@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
 from sqlalchemy import Connection
 
 from solder.api.auth import AnyCaller, ServerCaller, ServicesDep, scoped_user
-from solder.errors import Conflict, NotFound
+from solder.errors import BadInput, Conflict, NotFound
 from solder.store import catalog, installs, runs, users
 from solder.store.types import iso
 
@@ -70,33 +71,57 @@ def _no_execution(execution_id: str) -> NotFound:
     return NotFound(f"executionId: no execution {execution_id!r}", field="executionId")
 
 
+def _version_id(conn: Connection, workflow_id: str | None, number: int | None) -> str | None:
+    if number is None:
+        return None
+    if workflow_id is None:
+        raise BadInput("version: needs workflowId (a version number belongs to a workflow)",
+                       field="version")  # fmt: skip
+    for v in catalog.versions(conn, workflow_id):
+        if v.number == number:
+            return str(v.id)
+    raise NotFound(f"version: the workflow has no released version {number}", field="version")
+
+
 @router.get("/logs")
 def list_logs(
     who: AnyCaller,
     services: ServicesDep,
     skip: int = Query(0, ge=0, le=MAX_SKIP),
     limit: int = Query(20, ge=1, le=100),
-    sort_by: Literal["startedAt", "stoppedAt"] = Query("startedAt", alias="sortBy"),
+    sort_by: Literal["startedAt", "stoppedAt", "createdAt"] = Query("startedAt", alias="sortBy"),
     sort_order: Literal["asc", "desc"] = Query("desc", alias="sortOrder"),
     user_id: str | None = Query(None, alias="userId"),
     workflow_id: str | None = Query(None, alias="workflowId"),
     status: Literal["queued", "running", "succeeded", "failed"] | None = Query(None),
+    version: int | None = Query(None, ge=1, le=1_000_000, description="needs workflowId"),
+    since: Annotated[AwareDatetime | None, Query(description="created at or after")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="created before")] = None,
 ) -> dict[str, Any]:
     """Executions of the key's environment, newest first unless ``sortOrder=asc``.
 
     ``currentPage`` is 1-based (``skip // limit + 1``); ``totalPages`` is 0 when nothing
-    matches.
+    matches. Solder adds the filters ``version`` (a released version number of
+    ``workflowId``), ``since`` and ``until`` (when the run was created, with a time zone),
+    and ``sortBy=createdAt``.
     """
     with services.reader.connect() as conn:
         uid = scoped_user(conn, who, user_id)
         wid = None if not workflow_id else str(catalog.get_workflow(conn, who.env, workflow_id).id)
-        where: dict[str, Any] = {"user_id": uid, "workflow_id": wid, "status": status}
+        where: dict[str, Any] = {
+            "user_id": uid,
+            "workflow_id": wid,
+            "status": status,
+            "version_id": _version_id(conn, wid, version),
+            "since": since,
+            "until": until,
+        }
         total = runs.count_runs(conn, who.env, **where)
         rows = runs.list_runs(
             conn,
             who.env,
             **where,
-            by_stop=sort_by == "stoppedAt",
+            sort=sort_by,
             newest_first=sort_order == "desc",
             offset=skip,
             limit=limit,

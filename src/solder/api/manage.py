@@ -104,7 +104,8 @@ def get_settings(who: ServerCaller, services: ServicesDep) -> dict[str, Any]:
     with services.reader.connect() as conn:
         stored = outbox.settings_of(conn, who.env)
     shown = EnvironmentSettings.model_validate(stored)
-    return {"data": shown.model_dump(by_alias=True)}
+    server = {"logRetentionDays": services.settings.log_retention_days}
+    return {"data": shown.model_dump(by_alias=True), "server": server}
 
 
 @router.put("/settings")

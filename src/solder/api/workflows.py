@@ -6,12 +6,12 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
+from solder.api import install_manager
 from solder.api.auth import AnyCaller, Caller, ServerCaller, ServicesDep, UserQuery, scoped_user
 from solder.api.schemas import WorkflowRef
 from solder.api.views import integration_view, workflow_view
 from solder.engine import lifecycle
-from solder.engine.definitions import released
-from solder.errors import BadInput, Conflict
+from solder.errors import BadInput
 from solder.runtime.services import Services
 from solder.store import catalog, installs, users
 from solder.store.types import iso
@@ -144,11 +144,6 @@ def deactivate(body: WorkflowRef, who: AnyCaller, services: ServicesDep) -> dict
     return {"activated": False}
 
 
-def _field_names(version: Any) -> dict[tuple[str, str], Any]:
-    wf = released(version.id, version.definition)
-    return {(block_id, f.name): f for block_id, specs in wf.user_fields().items() for f in specs}
-
-
 @router.put("/workflows/{workflow_id}/upgrade")
 def upgrade(
     workflow_id: str,
@@ -160,41 +155,10 @@ def upgrade(
         user = users.get(conn, who.env, user_id)
         wf = catalog.get_workflow(conn, who.env, workflow_id)
         install = installs.get_install(conn, user.id, wf.id)
-        current = catalog.version(conn, install.version_id)
         latest = catalog.latest_version(conn, wf.id)
-    if latest.id == current.id:
+    if latest.id == install.version_id:
         return {"message": "already on the newest version", "version": latest.number}
-    old, new = _field_names(current), _field_names(latest)
-    answered = install.config or {}
-    for (block_id, name), spec in new.items():
-        if (block_id, name) in old:
-            kept = answered.get(block_id, {}).get(name)
-            if (spec.required and kept in (None, "")) or (
-                spec.options is not None and kept is not None and kept not in spec.options
-            ):
-                raise Conflict(
-                    f"fields: version {latest.number} changed the field {name!r} and the "
-                    "user's answer no longer fits it; the user must reinstall",
-                    field=name,
-                )
-            continue
-        if spec.required and spec.default is None:
-            raise Conflict(
-                f"fields: version {latest.number} asks for a new required field {name!r}; "
-                "the user must reinstall",
-                field=name,
-            )
-        answered.setdefault(block_id, {})[name] = spec.default
-    was_active = bool(install.active)
-    lifecycle.deactivate(services, install.id)
-    trigger_key = released(latest.id, latest.definition).trigger_key()
-    with services.engine.begin() as conn:
-        installs.set_install(
-            conn, install.id, version_id=latest.id, config=answered, trigger_key=trigger_key
-        )
-    if was_active:
-        lifecycle.activate(services, install.id, reason="upgraded")
-    return {"message": "upgraded", "version": latest.number}
+    return install_manager.move_to(services, install, latest)
 
 
 @router.delete("/workflows/{workflow_id}")

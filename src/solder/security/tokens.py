@@ -130,3 +130,37 @@ def environment_of(secret: bytes, token: str) -> str | None:
         return None
     env = claims.get("env")
     return env if isinstance(env, str) else None
+
+
+DASHBOARD_AUDIENCE = "solder-dashboard"
+DASHBOARD_SESSION_TTL = timedelta(hours=12)
+
+
+@dataclass(frozen=True)
+class DashboardClaims:
+    environment: str
+    key_hash: str
+    """The SHA-256 hash of the API key the session was opened with (never the key)."""
+
+
+def mint_dashboard_token(secret: bytes, environment: str, key_hash: str) -> str:
+    """The dashboard session cookie's value: who logged in, for how long (ADR 0013)."""
+    now = utcnow()
+    claims = {
+        "sub": key_hash,
+        "env": environment,
+        "iss": ISSUER,
+        "aud": DASHBOARD_AUDIENCE,
+        "iat": now,
+        "exp": now + DASHBOARD_SESSION_TTL,
+    }
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def read_dashboard_token(secret: bytes, token: str) -> DashboardClaims:
+    claims = _decode(
+        secret, token, DASHBOARD_AUDIENCE, [],
+        "session: expired; log in again with an API key",
+        "session: not a valid dashboard session; log in again",
+    )  # fmt: skip
+    return DashboardClaims(environment=str(claims["env"]), key_hash=str(claims["sub"]))

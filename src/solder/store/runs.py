@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, Select, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from solder.errors import Conflict, NotFound
@@ -578,9 +578,21 @@ def purge_older_than(conn: Connection, cutoff: datetime) -> int:
 
 
 def _filtered(
-    env: str, user_id: str | None, workflow_id: str | None, status: str | None
+    env: str,
+    user_id: str | None,
+    workflow_id: str | None,
+    status: str | None,
+    version_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> list[Any]:
     where: list[Any] = [runs.c.environment == env]
+    if version_id is not None:
+        where.append(runs.c.version_id == version_id)
+    if since is not None:
+        where.append(runs.c.created_at >= since)
+    if until is not None:
+        where.append(runs.c.created_at < until)
     if user_id is not None:
         where.append(runs.c.user_id == user_id)
     if workflow_id is not None:
@@ -590,30 +602,43 @@ def _filtered(
     return where
 
 
-def list_runs(
-    conn: Connection,
+def runs_query(
     env: str,
     *,
     user_id: str | None = None,
     workflow_id: str | None = None,
     status: str | None = None,
-    by_stop: bool = False,
+    version_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    sort: str = "startedAt",
     newest_first: bool = True,
     offset: int = 0,
     limit: int = 20,
-) -> list[Any]:
-    """Runs of one environment, filtered, sorted by start (queued: creation) or by stop time.
+) -> Select[Any]:
+    """Runs of one environment, filtered, sorted by start (queued: creation), by stop time or
+    by creation (``createdAt``: the order the ``(environment, created_at)`` indexes serve,
+    so the newest page of 100,000 runs is read without sorting them).
 
     Sorted by stop time, unfinished runs come last in either order on every backend (SQLite
-    and PostgreSQL put NULLs at opposite ends by default).
+    and PostgreSQL put NULLs at opposite ends by default). ``since``/``until`` bound the
+    creation time (when the event was accepted).
     """
-    q = select(runs).where(*_filtered(env, user_id, workflow_id, status))
-    key: Any = (
-        runs.c.finished_at if by_stop else func.coalesce(runs.c.started_at, runs.c.created_at)
-    )
+    where = _filtered(env, user_id, workflow_id, status, version_id, since, until)
+    q = select(runs).where(*where)
+    by_stop = sort == "stoppedAt"
+    key: Any = {
+        "stoppedAt": runs.c.finished_at,
+        "createdAt": runs.c.created_at,
+    }.get(sort, func.coalesce(runs.c.started_at, runs.c.created_at))
     keys: list[Any] = [runs.c.finished_at.is_(None)] if by_stop else []
     keys += [key.desc(), runs.c.id.desc()] if newest_first else [key.asc(), runs.c.id.asc()]
-    return list(conn.execute(q.order_by(*keys).offset(offset).limit(limit)))
+    return q.order_by(*keys).offset(offset).limit(limit)
+
+
+def list_runs(conn: Connection, env: str, **how: Any) -> list[Any]:
+    """The runs :func:`runs_query` selects."""
+    return list(conn.execute(runs_query(env, **how)))
 
 
 def count_runs(
@@ -623,9 +648,13 @@ def count_runs(
     user_id: str | None = None,
     workflow_id: str | None = None,
     status: str | None = None,
+    version_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> int:
     q = select(func.count()).select_from(runs)
-    return int(conn.execute(q.where(*_filtered(env, user_id, workflow_id, status))).scalar_one())
+    where = _filtered(env, user_id, workflow_id, status, version_id, since, until)
+    return int(conn.execute(q.where(*where)).scalar_one())
 
 
 def find_run(conn: Connection, env: str, run_id: str) -> Any:

@@ -238,6 +238,8 @@ runs = Table(
     Index(None, "status", "next_attempt_at"),
     Index(None, "workflow_id", "user_id", "created_at"),
     Index(None, "user_id"),
+    Index(None, "environment", "created_at", "id"),  # the explorer's newest page
+    Index(None, "environment", "status", "created_at", "id"),  # ... of one status
 )
 
 block_results = Table(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, Select, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from solder.errors import Conflict, NotFound
@@ -90,9 +90,30 @@ def list_(conn: Connection, env: str, *, offset: int = 0, limit: int | None = No
     return list(conn.execute(q))
 
 
-def count(conn: Connection, env: str) -> int:
-    q = select(func.count()).select_from(users).where(users.c.environment == env)
+def _prefixed(env: str, prefix: str | None) -> list[Any]:
+    """Usernames in ``env`` starting with ``prefix``, as a range the unique index serves
+    (``LIKE`` would not use it on PostgreSQL without a pattern operator class)."""
+    where: list[Any] = [users.c.environment == env]
+    if prefix:
+        where += [users.c.username >= prefix, users.c.username < prefix + "\U0010ffff"]
+    return where
+
+
+def count(conn: Connection, env: str, *, prefix: str | None = None) -> int:
+    q = select(func.count()).select_from(users).where(*_prefixed(env, prefix))
     return int(conn.execute(q).scalar_one())
+
+
+def username_page(env: str, *, prefix: str | None, offset: int, limit: int) -> Select[Any]:
+    """One page of users sorted by username (the order of the unique index)."""
+    q = select(users).where(*_prefixed(env, prefix)).order_by(users.c.username)
+    return q.offset(offset).limit(limit)
+
+
+def by_username(
+    conn: Connection, env: str, *, prefix: str | None, offset: int, limit: int
+) -> list[Any]:
+    return list(conn.execute(username_page(env, prefix=prefix, offset=offset, limit=limit)))
 
 
 def update_(conn: Connection, env: str, ref: str, changes: dict[str, Any]) -> Any:
