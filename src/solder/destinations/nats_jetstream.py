@@ -104,12 +104,15 @@ _loop = _Loop()
 
 async def _open(url: str) -> NatsClient:
     """Connect; a refusal of the credentials is raised as itself, not as "no servers"."""
-    last: list[Exception] = []
+    refused: list[bool] = []
 
     async def on_error(exc: Exception) -> None:
         # the kind only: nats-py's messages may hold the server URL
         log.debug("nats connection: %s", type(exc).__name__)
-        last[:] = [exc]
+        # any refusal counts: the server closes right after its -ERR, so the last error
+        # seen is often the reset that followed it
+        if _refused(exc):
+            refused.append(True)
 
     try:
         return await nats.connect(
@@ -121,7 +124,7 @@ async def _open(url: str) -> NatsClient:
             error_cb=on_error,
         )
     except nats.errors.NoServersError:
-        if last and _refused(last[0]):
+        if refused:
             raise nats.errors.AuthorizationError from None
         raise
 
