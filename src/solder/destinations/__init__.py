@@ -8,8 +8,13 @@ first sends. ``solder.destinations.send`` is what the engine calls.
 from __future__ import annotations
 
 from solder.destinations.base import Destination, DestinationCall
+from solder.destinations.eventbridge import EVENTBRIDGE
+from solder.destinations.snowflake import SNOWFLAKE
 
-_DECLARED: tuple[Destination, ...] = ()
+_DECLARED: tuple[Destination, ...] = (
+    EVENTBRIDGE,
+    SNOWFLAKE,
+)
 
 DESTINATIONS: dict[str, Destination] = {d.key: d for d in _DECLARED}
 
