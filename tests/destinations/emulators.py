@@ -9,7 +9,8 @@
   rule, where tests read what the bus delivered.
 
 ``Gate`` holds requests of one kind after the first ``open_for`` have passed, so a crash test
-can kill a worker while a write is in flight.
+can kill a worker while a write is in flight: fakesnow's gate holds a ``COMMIT`` before it
+runs; moto's holds the answer to a PutEvents after the events went on the bus.
 """
 
 from __future__ import annotations
@@ -56,13 +57,37 @@ class Gate:
 # --- Snowflake (fakesnow) ------------------------------------------------------------------
 
 
-def _gated_asgi(app: ASGIApp, gate: Gate, path: str) -> ASGIApp:
+def _sql_text(body: bytes, headers: Iterable[tuple[bytes, bytes]]) -> str:
+    import gzip
+
+    if (b"content-encoding", b"gzip") in headers:
+        body = gzip.decompress(body)
+    return str(json.loads(body or b"{}").get("sqlText", ""))
+
+
+def _gated_asgi(app: ASGIApp, gate: Gate, statement: str) -> ASGIApp:
+    """Counts query requests whose SQL is ``statement``; holds those the gate does not pass."""
+
     async def gated(scope: Scope, receive: Receive, send: Send) -> None:
         import anyio
 
-        if scope["type"] == "http" and scope["path"] == path and not gate.passing():
+        if scope["type"] != "http" or scope["path"] != "/queries/v1/query-request":
+            await app(scope, receive, send)
+            return
+        messages: list[Any] = []
+        while True:
+            message = await receive()
+            messages.append(message)
+            if not message.get("more_body"):
+                break
+        body = b"".join(m.get("body", b"") for m in messages)
+        if _sql_text(body, scope["headers"]) == statement and not gate.passing():
             await anyio.to_thread.run_sync(gate.released.wait)
-        await app(scope, receive, send)
+
+        async def replay() -> Any:
+            return messages.pop(0) if messages else await receive()
+
+        await app(scope, replay, send)
 
     return gated
 
@@ -104,10 +129,11 @@ class FakeSnowflake:
 
 @contextmanager
 def fakesnow_server(gate: Gate | None = None) -> Iterator[FakeSnowflake]:
+    """fakesnow on loopback; ``gate`` counts the ``COMMIT`` statements it is sent."""
     import fakesnow.server
 
     gate = gate or Gate()
-    app = _gated_asgi(fakesnow.server.app, gate, "/queries/v1/query-request")
+    app = _gated_asgi(fakesnow.server.app, gate, "COMMIT")
     with run_asgi(app) as url:
         host, port = url.removeprefix("http://").split(":")
         database = f"DB_{secrets.token_hex(4).upper()}"
@@ -143,8 +169,14 @@ class Faults:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if not target.endswith(".PutEvents"):
             return self.app(environ, start_response)  # type: ignore[no-any-return]
-        if not self.gate.passing():
-            self.gate.released.wait()
+        held = not self.gate.passing()
+        try:
+            return self._answer(environ, start_response)
+        finally:
+            if held:  # moto took the events; the answer waits
+                self.gate.released.wait()
+
+    def _answer(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         import io
 
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))

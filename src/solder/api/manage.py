@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from solder.api.auth import ServerCaller, ServicesDep
 from solder.api.errors import field_path
-from solder.engine import kinds
+from solder.engine import errorstream, kinds
 from solder.engine.checks import check_integration
 from solder.engine.definitions import EventsFile, IntegrationFile
 from solder.errors import BadInput
@@ -77,6 +77,22 @@ def draft(workflow_id: str, who: ServerCaller, services: ServicesDep) -> dict[st
     return {"data": wf.draft}
 
 
+class ErrorEventBridge(BaseModel):
+    """The error stream's second target: an EventBridge bus reached by a named connection."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    connection: str = Field(
+        min_length=1, max_length=200,
+        description="an eventbridge:// connection in the server's destination_connections",
+    )  # fmt: skip
+    event_bus: str = Field(default="default", alias="eventBus", min_length=1, max_length=1600)
+    source: str = Field(default="solder", min_length=1, max_length=256)
+    detail_type: str = Field(
+        default="Workflow Failed", alias="detailType", min_length=1, max_length=128
+    )
+
+
 class EnvironmentSettings(BaseModel):
     """What the ISV sets per environment (``PUT /manage/settings``)."""
 
@@ -88,6 +104,11 @@ class EnvironmentSettings(BaseModel):
         pattern=r"^https?://[^\s]+$",
         max_length=2048,
         description="every failed run is POSTed here, signed, as it happens",
+    )
+    error_event_bridge: ErrorEventBridge | None = Field(
+        default=None,
+        alias="errorEventBridge",
+        description="every failed run is also put on this EventBridge bus",
     )
 
 
@@ -103,6 +124,9 @@ def get_settings(who: ServerCaller, services: ServicesDep) -> dict[str, Any]:
 def put_settings(
     body: EnvironmentSettings, who: ServerCaller, services: ServicesDep
 ) -> dict[str, Any]:
+    bus = body.error_event_bridge
+    if bus is not None:
+        errorstream.check_bus_connection(bus.connection, services.settings)
     with services.engine.begin() as conn:
         outbox.put_settings(conn, who.env, body.model_dump(by_alias=True, exclude_none=True))
     return {"data": body.model_dump(by_alias=True)}
@@ -117,6 +141,7 @@ def error_deliveries(who: ServerCaller, services: ServicesDep) -> dict[str, Any]
         "data": [
             {
                 "id": r.id,
+                "target": errorstream.TARGETS.get(r.kind, r.kind),
                 "executionId": r.run_id,
                 "status": r.status,
                 "attempts": r.attempts,

@@ -48,10 +48,13 @@ class Manage:
         return Call("GET", "/manage/settings", Settings, envelope="data")
 
     @endpoint
-    def update_settings(*, error_webhook_url: str | None = None) -> Call[Settings]:
+    def update_settings(
+        *, error_webhook_url: str | None = None, error_event_bridge: dict[str, Any] | None = None
+    ) -> Call[Settings]:
         """Set the environment's settings (``error_webhook_url``: failed runs are POSTed
-        there, signed); an unset value is cleared."""
-        body = {"errorWebhookUrl": error_webhook_url}
+        there, signed; ``error_event_bridge``: ``{"connection": ..., "eventBus": ...}``, they
+        are also put on that bus); an unset value is cleared."""
+        body = {"errorWebhookUrl": error_webhook_url, "errorEventBridge": error_event_bridge}
         return Call("PUT", "/manage/settings", Settings, json=body, envelope="data")
 
     @endpoint

@@ -291,6 +291,24 @@ def send(call: DestinationCall) -> dict[str, Any]:
             "eventIds": [accepted[e.index][1] for e in todo]}  # fmt: skip
 
 
+def put_detail(
+    url: str, name: str, *, source: str, detail_type: str, bus: str, detail: dict[str, Any]
+) -> str:
+    """Put one event with ``detail`` as it is (the error stream's); return its event id."""
+    target = parse_url(url, name)
+    text = json.dumps(detail, separators=(",", ":"), ensure_ascii=False, default=str)
+    body = {"Source": source, "DetailType": detail_type, "Detail": text, "EventBusName": bus}
+    entry = Entry(0, body, "", len(source) + len(detail_type) + len(text.encode()))
+    accepted: dict[int, tuple[str, str]] = {}
+    refused: list[str] = []
+    left = _put_rounds(client_for(url, target), [entry], accepted, refused, target)
+    if refused:
+        raise FatalError(refused[0].removeprefix("inputs.events[0]: "), field="detail")
+    if left:
+        raise RetryableError(f"EventBridge ({target.region}) did not accept the event")
+    return accepted[0][1]
+
+
 def _put_rounds(
     client: Any,
     pending: list[Entry],
