@@ -164,6 +164,8 @@ class Faults:
     gate: Gate = field(default_factory=Gate)
     fault: Fault | None = None
     calls: list[int] = field(default_factory=list)  # entries per PutEvents call
+    accepted: list[dict[str, Any]] = field(default_factory=list)
+    """The detail of every entry the bus took, in order: what a consumer of the bus sees."""
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
@@ -184,7 +186,12 @@ class Faults:
         self.calls.append(len(request["Entries"]))
         if self.fault is None:
             untouched = {**environ, "wsgi.input": io.BytesIO(body)}
-            return self.app(untouched, start_response)  # type: ignore[no-any-return]
+            heard: list[Any] = []
+            text = b"".join(self.app(untouched, lambda *a: heard.append(a)))
+            if heard[0][0].startswith("200"):
+                self._record(request["Entries"], json.loads(text)["Entries"])
+            start_response(*heard[0])
+            return [text]
         refused = {
             i: code
             for i, entry in enumerate(request["Entries"])
@@ -217,7 +224,13 @@ class Faults:
         assert status, text
         assert status[0].startswith("200"), (status, text)
         entries: list[dict[str, Any]] = json.loads(text)["Entries"]
+        self._record(request["Entries"], entries)
         return entries
+
+    def _record(self, sent: list[dict[str, Any]], answers: list[dict[str, Any]]) -> None:
+        for entry, answer in zip(sent, answers, strict=True):
+            if answer.get("EventId"):
+                self.accepted.append(json.loads(entry["Detail"]))
 
 
 @dataclass
@@ -256,16 +269,16 @@ class FakeAws:
         return str(queue)
 
     def drain(self, queue: str) -> list[dict[str, Any]]:
-        """Every event the queue holds now, removed from it."""
+        """Every event the queue holds now, taken from it (hidden for an hour, not deleted)."""
         sqs = self.client("sqs")
         found: list[dict[str, Any]] = []
         while True:
-            got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+            got = sqs.receive_message(
+                QueueUrl=queue, MaxNumberOfMessages=10, VisibilityTimeout=3600
+            ).get("Messages", [])
             if not got:
                 return found
-            for message in got:
-                found.append(json.loads(message["Body"]))
-                sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+            found += [json.loads(message["Body"]) for message in got]
 
 
 @contextmanager

@@ -141,7 +141,7 @@ def error_deliveries(who: ServerCaller, services: ServicesDep) -> dict[str, Any]
         "data": [
             {
                 "id": r.id,
-                "target": errorstream.TARGETS.get(r.kind, r.kind),
+                "target": errorstream.TARGETS.get(r.kind, "webhook"),
                 "executionId": r.run_id,
                 "status": r.status,
                 "attempts": r.attempts,

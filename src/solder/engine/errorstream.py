@@ -39,8 +39,8 @@ SCHEDULE = (10, 30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 24 * 36
 HOLD = timedelta(seconds=60)
 """How long one process holds a notice it is delivering."""
 WEBHOOK, BUS = "error", "error_bus"
-TARGETS = {WEBHOOK: "webhook", BUS: "eventbridge"}
-"""Outbox kinds of the error stream, and the target each is shown as."""
+TARGETS = {BUS: "eventbridge"}
+"""The target an outbox kind is shown as; every other kind goes to the webhook."""
 
 
 def check_bus_connection(name: str, settings: Settings) -> None:
@@ -89,24 +89,22 @@ def deliver_due(services: Services, now: datetime | None = None, limit: int = 50
     made = 0
     settings: dict[str, dict[str, Any]] = {}
     for row in due:
-        if row.kind not in TARGETS:
-            continue
         with services.engine.begin() as conn:
             if not outbox.take(conn, row.id, row.next_attempt_at, now + HOLD):
                 continue
             if row.environment not in settings:
                 settings[row.environment] = outbox.settings_of(conn, row.environment)
         found = settings[row.environment]
-        target = found.get("errorWebhookUrl" if row.kind == WEBHOOK else "errorEventBridge")
+        target = found.get("errorEventBridge" if row.kind == BUS else "errorWebhookUrl")
         if not target:
             with services.engine.begin() as conn:
                 outbox.settle(conn, row.id, status="skipped", attempts=row.attempts)
             continue
         made += 1
-        if row.kind == WEBHOOK:
-            error = _post(services, str(target), row.payload)
-        else:
+        if row.kind == BUS:
             error = _put_on_bus(services, dict(target), row.payload)
+        else:  # failed runs and credential notices go to the webhook
+            error = _post(services, str(target), row.payload)
         attempts = row.attempts + 1
         gave_up = error is not None and attempts > len(SCHEDULE)
         outcome: DeliveryOutcome = "ok" if error is None else "failed" if gave_up else "retry"
