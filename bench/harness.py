@@ -50,8 +50,8 @@ import psutil
 import yaml
 from sqlalchemy import create_engine, text
 
-from solder.client import push
 from solder.demo import free_port
+from solder.push import push
 
 BENCH = Path(__file__).resolve().parent
 OUT = BENCH / "out"

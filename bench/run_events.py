@@ -31,8 +31,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from solder.client import push
 from solder.demo import free_port, wait_for
+from solder.push import push
 
 WORKFLOW = """
 events:

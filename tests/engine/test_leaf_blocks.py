@@ -258,3 +258,22 @@ def test_sql_block_names_an_unknown_connection(api: httpx2.Client, tmp_path: Pat
     run = flow.run({})
     assert run["status"] == "failed"
     assert "inputs.connection: 'nope' is not a configured SQL connection" in run["error"]["message"]
+
+
+@pytest.mark.parametrize("block_type", ["streamData", "http"])
+def test_a_mapped_header_with_a_line_break_fails_at_once_without_echoing_it(
+    api: httpx2.Client, tmp_path: Path, receiver_url: str, block_type: str
+) -> None:
+    inputs: dict[str, Any] = {
+        "url": f"{receiver_url}/in",
+        "headers": {"X-Note": "{{ trigger.note }}"},
+    }
+    if block_type == "http":
+        inputs["method"] = "POST"
+    flow = Flow(api, tmp_path, [{"key": "send", "type": block_type, "inputs": inputs}]).install()
+    run = flow.run({"note": "hello\r\nX-Forged: secret-value"})
+    assert run["status"] == "failed"
+    assert "a request header cannot be sent" in run["error"]["message"]
+    assert "secret-value" not in run["error"]["message"]
+    assert run["results"][-1]["attempts"] == 1  # fatal: not retried
+    assert received(receiver_url) == []

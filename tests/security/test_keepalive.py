@@ -26,7 +26,17 @@ BODY = b'{"ok":true}'
 Behaviour = Callable[[int, int], str]
 """``(connection number, request number on it) -> what the server does``: "answer", "close"
 (hang up without answering), "hangup" (answer, then hang up), "late" (answer after a second),
-"last" (answer with ``Connection: close``)."""
+"last" (answer with ``Connection: close``), or one of ``ANSWERS``' keys (send those bytes;
+"until-close" then hangs up, as its answer has no length)."""
+
+ANSWERS = {
+    "chunked": b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b'4\r\n{"ok\r\n7\r\n":true}\r\n0\r\n\r\n',
+    "interim": b"HTTP/1.1 100 Continue\r\n\r\n" + OK + BODY,
+    "until-close": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n" + BODY,
+    "garbage": b"SMTP ready\r\n\r\n",
+    "split": OK + BODY,  # sent a byte at a time
+}
 
 
 @dataclass
@@ -75,6 +85,15 @@ def serve() -> Iterator[Callable[[Behaviour], Server]]:
                     with lock:
                         record.requests.append((number, nth, body))
                     what = behaviour(number, nth)
+                    if what == "split":
+                        for byte in ANSWERS[what]:
+                            conn.sendall(bytes([byte]))
+                        continue
+                    if what in ANSWERS:
+                        conn.sendall(ANSWERS[what])
+                        if what in ("until-close", "garbage"):
+                            return
+                        continue
                     if what == "close":
                         return
                     if what == "late":
@@ -181,3 +200,51 @@ def test_a_refused_connection_is_a_connect_error() -> None:
         pytest.raises(httpx2.ConnectError, match=r"127\.0\.0\.1"),
     ):
         post(client, port, 1)
+
+
+@pytest.mark.parametrize(
+    ("what", "status", "connections"),
+    [("chunked", 201, 1), ("interim", 200, 1), ("split", 200, 1), ("until-close", 200, 3)],
+)
+def test_every_framing_of_an_answer_is_read_whole(
+    serve: Callable[[Behaviour], Server], what: str, status: int, connections: int
+) -> None:
+    server = serve(lambda conn, nth: what)
+    with guarded_client(LOOPBACK_ONLY, timeout=5) as client:
+        answers = [post(client, server.port, n) for n in range(3)]
+    assert [(a.status_code, a.json()) for a in answers] == [(status, {"ok": True})] * 3
+    # kept alive when the answer had a length; a body that ran until the close cannot be
+    assert server.connections == connections
+
+
+def test_an_answer_that_is_not_http_is_a_protocol_error(
+    serve: Callable[[Behaviour], Server],
+) -> None:
+    server = serve(lambda conn, nth: "garbage")
+    with (
+        guarded_client(LOOPBACK_ONLY, timeout=5) as client,
+        pytest.raises(httpx2.RemoteProtocolError, match="not a valid HTTP answer"),
+    ):
+        post(client, server.port, 1)
+
+
+@pytest.mark.parametrize(
+    ("headers", "says"),
+    [
+        ({"X-Note": "a\r\nX-Forged: 1"}, "control characters"),
+        ({"X-Note": "a\nb"}, "control characters"),
+        ({"Bad Name": "x"}, "not a valid HTTP token"),
+        ({"X-Note": "snowman \u2603"}, "outside latin-1"),
+    ],
+)
+def test_a_header_that_could_forge_another_is_refused_before_sending(
+    serve: Callable[[Behaviour], Server], headers: dict[str, str], says: str
+) -> None:
+    server = serve(lambda conn, nth: "answer")
+    with (
+        guarded_client(LOOPBACK_ONLY, timeout=5) as client,
+        pytest.raises(httpx2.LocalProtocolError, match=says),
+    ):
+        client.send_once("POST", f"http://127.0.0.1:{server.port}/in", headers=headers,
+                         content=b"{}")  # fmt: skip
+    assert server.requests == []

@@ -143,3 +143,93 @@ def test_a_write_whose_caller_gave_up_is_skipped_and_the_rest_go_on(engine: Engi
     finally:
         group.close()
     assert stored_names(engine) == {"kept", "later"}
+
+
+def test_coroutines_share_a_batch_and_each_gets_its_own_outcome(
+    engine: Engine, commits: list[int]
+) -> None:
+    """``run_async``: one transaction for the batch, each coroutine its result or its error,
+    ``then`` called with the outcome before the coroutine resumes, one wake-up per batch."""
+
+    def refuse(conn: Connection) -> None:
+        raise NotFound("userId: no user 'nobody'", field="userId")
+
+    group = GroupCommit(engine)
+    entered, release = threading.Event(), threading.Event()
+    seen_then: dict[int, tuple[Any, Any]] = {}
+
+    def gate(conn: Connection) -> None:
+        entered.set()
+        assert release.wait(10)
+
+    async def one(i: int, write: Any) -> Any:
+        def then(result: Any, error: BaseException | None) -> None:
+            seen_then[i] = (result, type(error).__name__ if error else None)
+
+        try:
+            result = await group.run_async(write, refuses=(NotFound,), then=then)
+        except NotFound as exc:
+            result = f"refused: {exc.field}"
+        except IntegrityError:
+            result = "rejected by the database"
+        assert i in seen_then  # the follow-up ran before this coroutine was resumed
+        return result
+
+    async def main() -> list[Any]:
+        loop = asyncio.get_running_loop()
+        wakes = 0
+        plain = loop.call_soon_threadsafe
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            nonlocal wakes
+            wakes += 1
+            return plain(*args, **kwargs)
+
+        loop.call_soon_threadsafe = counted  # type: ignore[method-assign]
+        first = group.submit(gate)
+        assert entered.wait(10)
+        writes = [add_user("a"), refuse, add_user("b"), add_user("c", user_id="id-a")]
+        tasks = [asyncio.create_task(one(i, w)) for i, w in enumerate(writes)]
+        await asyncio.sleep(0.2)  # all four queued behind the gate
+        commits.clear()
+        release.set()
+        first.result(10)
+        results = list(await asyncio.gather(*tasks))
+        assert wakes == 1  # the batch failed (the clash) and each write ran alone: one wake-up
+        return results
+
+    try:
+        results = asyncio.run(main())
+    finally:
+        group.close()
+    assert results == ["a", "refused: userId", "b", "rejected by the database"]
+    assert seen_then == {0: ("a", None), 1: (None, "NotFound"), 2: ("b", None),
+                         3: (None, "IntegrityError")}  # fmt: skip
+    assert stored_names(engine) == {"a", "b"}
+
+
+def test_a_coroutine_that_gave_up_before_its_batch_is_not_written(engine: Engine) -> None:
+    group = GroupCommit(engine)
+    entered, release = threading.Event(), threading.Event()
+
+    def gate(conn: Connection) -> None:
+        entered.set()
+        assert release.wait(10)
+
+    async def main() -> str:
+        first = group.submit(gate)
+        assert entered.wait(10)
+        abandoned = asyncio.create_task(group.run_async(add_user("abandoned")))
+        kept = asyncio.create_task(group.run_async(add_user("kept")))
+        await asyncio.sleep(0.1)
+        abandoned.cancel()  # the request's task was cancelled while it waited
+        await asyncio.sleep(0.1)
+        release.set()
+        first.result(10)
+        return await kept
+
+    try:
+        assert asyncio.run(main()) == "kept"
+    finally:
+        group.close()
+    assert stored_names(engine) == {"kept"}

@@ -28,7 +28,7 @@ from solder.api import (
     users,
     workflows,
 )
-from solder.api.hotpath import HotPath
+from solder.api.hotpath import Api
 from solder.api.limits import BodyLimit
 from solder.api.versioning import VersionPrefix
 from solder.engine.worker import WorkerPool
@@ -37,7 +37,7 @@ from solder.security import signing
 from solder.web import pages
 
 
-def create_app(services: Services, *, workers: bool = True) -> FastAPI:
+def create_app(services: Services, *, workers: bool = True) -> Api:
     pool = WorkerPool(services) if workers else None
 
     @asynccontextmanager
@@ -50,7 +50,7 @@ def create_app(services: Services, *, workers: bool = True) -> FastAPI:
             if pool is not None:
                 pool.stop()
 
-    app = FastAPI(
+    app = Api(
         title="Solder",
         version=__version__,
         description="Embedded integration platform. Wire-compatible with Alloy Embedded: every "
@@ -79,7 +79,6 @@ def create_app(services: Services, *, workers: bool = True) -> FastAPI:
 
     static = Path(__file__).parent / "static"
     app.mount("/static", StaticFiles(directory=static), name="static")
-    app.add_middleware(HotPath, routes={("POST", "/run/event"): running.run_event})
     app.add_middleware(VersionPrefix)
     # The frontend SDK calls from the ISV's pages with the user token. No cookies are used and
     # Authorization is not an allowed header, so a browser can never send an API key here.
@@ -91,4 +90,6 @@ def create_app(services: Services, *, workers: bool = True) -> FastAPI:
         max_age=600,
     )
     app.add_middleware(BodyLimit, max_bytes=services.settings.max_body_bytes)
+    app.hot = {"/run/event": running.run_event}
+    app.max_body_bytes = services.settings.max_body_bytes
     return app

@@ -99,6 +99,14 @@ def reach(request: Callable[[], httpx2.Response], url: str, what: str) -> httpx2
         return request()
     except httpx2.InvalidURL as exc:
         raise FatalError(f"{what}: {url} is not a valid URL: {exc}", field="url") from exc
+    except httpx2.LocalProtocolError as exc:
+        # a header Solder will not send (a line break or control character, a bad name); the
+        # value is not repeated here, as it may be a credential
+        raise FatalError(
+            f"{what}: a request header cannot be sent: names must be HTTP tokens and values "
+            "plain text without line breaks or control characters",
+            field="headers",
+        ) from exc
     except httpx2.TransportError as exc:
         raise RetryableError(f"{what}: {type(exc).__name__}: {exc}") from exc
 

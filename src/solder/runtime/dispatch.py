@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
@@ -70,7 +69,7 @@ class Handoff:
     """Places in this process's executors for the runs one event makes, claimed at once.
 
     The event's write asks ``take(n)`` for places and stores that many of its runs as running
-    under ``owner``'s lease (fence 1); when the write's future is done, ``settle`` queues
+    under ``owner``'s lease (fence 1); when the write's outcome is known, ``settle`` queues
     those runs for the executors (or, if the write failed, frees the places). A write that is
     run again (its batch failed) gets the same places again.
     """
@@ -85,10 +84,10 @@ class Handoff:
             self.reserved = self.executors.reserve(wanted)
         return min(self.reserved, wanted)
 
-    def settle(self, done: Future[Accepted]) -> None:
+    def settle(self, accepted: Accepted | None, error: BaseException | None) -> None:
+        """The write's outcome (``GroupCommit.run_async``'s ``then``), in the commit thread."""
         claimed: list[tuple[str, int]] = []
-        if not done.cancelled() and done.exception() is None:
-            accepted = done.result()
+        if error is None and accepted is not None:
             claimed = [(run_id, 1) for run_id in accepted.run_ids[: accepted.claimed]]
         self.executors.hand_over(claimed, self.reserved or 0)
 

@@ -9,6 +9,11 @@ the writes one after another in one transaction and commits them together. While
 commits, the next one gathers: the busier the server, the bigger the batches, with no added
 wait when it is idle.
 
+Callers on an event loop await ``run_async``: their writes carry no thread-safe future, and
+after each commit the thread wakes each loop once for all of that loop's writes in the batch
+(one ``call_soon_threadsafe`` per batch instead of a future, a condition and a wake-up per
+write, which is what ``asyncio.wrap_future`` costs).
+
 A write may declare the errors by which it refuses its request (``refuses``: no such user, a
 bad payload), and must raise those before it writes anything: its caller gets the error and
 the others' writes go on in the same transaction. Any other failure (a constraint the
@@ -19,6 +24,8 @@ No savepoints: on PostgreSQL each costs two more round trips per write.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import queue
 import threading
@@ -33,15 +40,45 @@ log = logging.getLogger("solder.store")
 T = TypeVar("T")
 
 
+Then = Callable[[Any, BaseException | None], None]
+"""``then(result, error)``: called in the commit thread once a write's outcome is known."""
+
+
 class _Write:
-    __slots__ = ("future", "refuses", "write")
+    __slots__ = ("future", "refuses", "settled", "then", "waiter", "write")
 
     def __init__(
-        self, write: Callable[[Connection], Any], refuses: tuple[type[Exception], ...]
+        self,
+        write: Callable[[Connection], Any],
+        refuses: tuple[type[Exception], ...],
+        waiter: asyncio.Future[Any] | None = None,
+        then: Then | None = None,
     ) -> None:
         self.write = write
         self.refuses = refuses
-        self.future: Future[Any] = Future()
+        self.waiter = waiter
+        """Set for ``run_async`` callers, instead of ``future``; settled on its own loop."""
+        self.future: Future[Any] | None = None if waiter is not None else Future()
+        self.then = then
+        self.settled = False
+
+    def start(self) -> bool:
+        """False when the caller gave up before the batch took the write (skip it)."""
+        if self.waiter is not None:
+            return not self.waiter.cancelled()  # read across threads: at worst written anyway
+        assert self.future is not None
+        return self.future.set_running_or_notify_cancel()
+
+
+def _wake(outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    """On the loop's thread: settle every waiter of one batch."""
+    for waiter, result, error in outcomes:
+        if waiter.cancelled():
+            continue
+        if error is not None:
+            waiter.set_exception(error)
+        else:
+            waiter.set_result(result)
 
 
 class GroupCommit:
@@ -69,7 +106,25 @@ class GroupCommit:
         self._ensure_thread()
         item = _Write(write, refuses)
         self._queue.put(item)
+        assert item.future is not None
         return item.future
+
+    async def run_async(
+        self,
+        write: Callable[[Connection], T],
+        *,
+        refuses: tuple[type[Exception], ...] = (),
+        then: Then | None = None,
+    ) -> T:
+        """``run`` for a coroutine: its result once the batch holding it committed.
+
+        ``then(result, error)`` runs in the commit thread as soon as the outcome is known
+        (before the loop is woken), e.g. to hand runs the write claimed to executors.
+        """
+        self._ensure_thread()
+        waiter: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.put(_Write(write, refuses, waiter, then))
+        return await waiter
 
     def close(self) -> None:
         if self._thread is not None:
@@ -105,19 +160,48 @@ class GroupCommit:
                 batch.append(more)
             # A caller that gave up (its future cancelled, e.g. an event loop's task) is
             # skipped, and the others' futures can no longer be cancelled from here on.
-            batch = [item for item in batch if item.future.set_running_or_notify_cancel()]
+            batch = [item for item in batch if item.start()]
+            woken: dict[asyncio.AbstractEventLoop, list[Any]] = {}
             try:
                 if batch:
-                    self._commit(batch)
+                    self._commit(batch, woken)
             except Exception as exc:  # the loop must outlive any one batch
                 log.exception("group commit failed unexpectedly")
                 for item in batch:
-                    if not item.future.done():
-                        item.future.set_exception(exc)
+                    if not item.settled:
+                        self._settle(item, None, exc, woken)
+            for loop, outcomes in woken.items():
+                # a loop closed meanwhile raises RuntimeError: nobody waits on it any more
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(_wake, outcomes)
             if stop:
                 return
 
-    def _commit(self, batch: list[_Write]) -> None:
+    @staticmethod
+    def _settle(
+        item: _Write,
+        result: Any,
+        error: BaseException | None,
+        woken: dict[asyncio.AbstractEventLoop, list[Any]],
+    ) -> None:
+        item.settled = True
+        if item.then is not None:
+            try:
+                item.then(result, error)
+            except Exception:  # a hand-over must not keep the others from their answers
+                log.exception("a write's follow-up failed")
+        if item.waiter is not None:
+            woken.setdefault(item.waiter.get_loop(), []).append((item.waiter, result, error))
+            return
+        assert item.future is not None
+        if error is not None:
+            item.future.set_exception(error)
+        else:
+            item.future.set_result(result)
+
+    def _commit(
+        self, batch: list[_Write], woken: dict[asyncio.AbstractEventLoop, list[Any]]
+    ) -> None:
         results: list[tuple[_Write, Any, BaseException | None]] = []
         try:
             with self.engine.begin() as conn:
@@ -132,13 +216,10 @@ class GroupCommit:
             if len(batch) > 1:
                 log.info("group commit of %d writes failed (%s); each runs alone", len(batch), exc)
                 for item in batch:
-                    self._commit([item])
+                    self._commit([item], woken)
                 return
             log.warning("write failed: %s", exc)
-            batch[0].future.set_exception(exc)
+            self._settle(batch[0], None, exc, woken)
             return
         for item, result, error in results:
-            if error is not None:
-                item.future.set_exception(error)
-            else:
-                item.future.set_result(result)
+            self._settle(item, result, error, woken)

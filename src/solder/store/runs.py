@@ -177,11 +177,12 @@ class Accepted(NamedTuple):
 
 
 def _custom_event_body(raw: Raw, env: str, name: str) -> Any:
-    """The sample body of the custom event ``name``; 404 naming ``event`` when there is none."""
+    """The sample body of the custom event ``name`` as stored (JSON text on SQLite, parsed on
+    PostgreSQL); 404 naming ``event`` when there is none."""
     row = raw.execute(_EVENT_BODY, {"env": env, "name": name}).fetchone()
     if row is None:
         raise NotFound(f"event: no custom event named {name!r}", field="event")
-    return Raw.from_json(row[0])
+    return row[0]
 
 
 def _user_id_of(raw: Raw, env: str, ref: str) -> str:
@@ -218,7 +219,8 @@ def accept_custom_event(
 ) -> Accepted:
     """Store a custom event and one queued run per active installed copy it starts.
 
-    ``check(body, payload)`` raises when the payload does not fit the event's sample body.
+    ``check(body, payload)`` raises when the payload does not fit the event's sample body
+    (given as stored: JSON text on SQLite, parsed on PostgreSQL).
     Every refusal (no such event or user, a bad payload, an Idempotency-Key reused for another
     request) is raised before anything is written, so the caller's transaction stays usable.
     Returns the ids of the runs made (none for a repeated call with the same key), the first
