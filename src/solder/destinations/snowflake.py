@@ -15,6 +15,8 @@ Each batch is one statement whose rows are bound parameters (``?``), never SQL t
 FROM VALUES ..) s ON <keys> WHEN MATCHED THEN UPDATE .. WHEN NOT MATCHED THEN INSERT ..``.
 Objects and arrays are sent as JSON text through ``PARSE_JSON``, so a VARIANT column gets
 the structure. All batches of one call run in one transaction: a call writes all or nothing.
+Connections are reused (``MAX_IDLE`` per URL, for ``MAX_AGE`` seconds); one that failed is
+closed.
 
 Merge is what makes a repeat harmless: Snowflake enforces no unique key, so a repeated insert
 adds the rows again, while a repeated merge by ``keyColumns`` finds them and updates them.
@@ -34,6 +36,7 @@ import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -52,6 +55,8 @@ MAX_BINDS = 16_384
 """Most bound values in one statement (Snowflake's limit on a list's expressions)."""
 DEFAULT_BATCH = 500
 MAX_IDLE = 4
+MAX_AGE = 30 * 60
+"""Seconds an idle connection is reused; older ones are closed (sessions expire)."""
 LOGIN_TIMEOUT = 15
 NETWORK_TIMEOUT = 60
 QUERY_KEYS = frozenset(
@@ -196,21 +201,33 @@ def _private_key(name: str, query: Mapping[str, str]) -> bytes:
 
 
 _lock = threading.Lock()
-_idle: dict[str, list[Any]] = {}
+_idle: dict[str, list[tuple[float, Any]]] = {}
 
 
 @dataclass
 class _Lease:
     url: str
     conn: Any
+    since: float = field(default_factory=time.monotonic)
     ok: bool = False
 
 
 def _take(url: str, target: Connection) -> _Lease:
+    """An idle connection younger than ``MAX_AGE`` seconds, or a new one."""
+    stale: list[Any] = []
+    found: _Lease | None = None
     with _lock:
-        idle = _idle.get(url)
-        if idle:
-            return _Lease(url, idle.pop())
+        idle = _idle.get(url, [])
+        while idle and found is None:
+            since, conn = idle.pop()
+            if time.monotonic() - since < MAX_AGE:
+                found = _Lease(url, conn, since)
+            else:
+                stale.append(conn)
+    for conn in stale:
+        _close(conn)
+    if found is not None:
+        return found
     import snowflake.connector
 
     return _Lease(url, snowflake.connector.connect(**target.params))
@@ -221,21 +238,27 @@ def _give_back(lease: _Lease) -> None:
         with _lock:
             idle = _idle.setdefault(lease.url, [])
             if len(idle) < MAX_IDLE:
-                idle.append(lease.conn)
+                idle.append((lease.since, lease.conn))
                 return
+    _close(lease.conn)
+
+
+def _close(conn: Any) -> None:
+    from snowflake.connector import errors as sf
+
     try:
-        lease.conn.close()
-    except Exception:
+        conn.close()
+    except (sf.Error, OSError):  # a broken connection is dropped whatever it says
         log.debug("snowflake: closing a connection failed", exc_info=True)
 
 
 def close_all() -> None:
     """Close every idle connection (shutdown, tests)."""
     with _lock:
-        conns = [c for idle in _idle.values() for c in idle]
+        conns = [c for idle in _idle.values() for _, c in idle]
         _idle.clear()
     for conn in conns:
-        _give_back(_Lease("", conn))
+        _close(conn)
 
 
 # --- rows into statements -----------------------------------------------------------------
@@ -415,9 +438,11 @@ def send(call: DestinationCall) -> dict[str, Any]:
 
 
 def _rollback(conn: Any) -> None:
+    from snowflake.connector import errors as sf
+
     try:
         conn.rollback()
-    except Exception:
+    except (sf.Error, OSError):  # the connection is dropped next anyway
         log.debug("snowflake: rollback failed", exc_info=True)
 
 
