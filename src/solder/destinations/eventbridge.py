@@ -192,8 +192,12 @@ def _remembered(key: str) -> dict[int, tuple[str, str]]:
         return dict(_memo.get(key, {}))
 
 
-def _remember(key: str, accepted: dict[int, tuple[str, str]]) -> None:
+def _remember(key: str, accepted: dict[int, tuple[str, str]] | None) -> None:
+    """Keep what a failed attempt got through (``None``: the step succeeded, forget it)."""
     with _memo_lock:
+        if accepted is None:
+            _memo.pop(key, None)
+            return
         _memo[key] = accepted
         _memo.move_to_end(key)
         while len(_memo) > MEMO:
@@ -275,8 +279,9 @@ def send(call: DestinationCall) -> dict[str, Any]:
             pending = _put_rounds(client, pending, accepted, refused, target)
         except StepError as exc:
             failure = exc
-        finally:
+        except BaseException:
             _remember(call.idempotency_key, accepted)
+            raise
     if failure is None and refused:
         failure = FatalError(refused[0], field="events")
     if failure is None and pending:
@@ -285,8 +290,10 @@ def send(call: DestinationCall) -> dict[str, Any]:
             f"tries (events[{pending[0].index}] first); those accepted are not sent again"
         )
     if failure is not None:
+        _remember(call.idempotency_key, accepted)  # for the engine's retry of this step
         log.info("eventbridge put to %s failed: %s", bus, failure.message)
         raise failure
+    _remember(call.idempotency_key, None)
     return {"eventBus": bus, "events": len(todo),
             "eventIds": [accepted[e.index][1] for e in todo]}  # fmt: skip
 
