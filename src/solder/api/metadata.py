@@ -74,12 +74,12 @@ def credential_view(app: App, base_url: str) -> dict[str, Any]:
 
 @router.get("/metadata/apps")
 def list_apps(_: AnyCaller, services: ServicesDep) -> dict[str, Any]:
-    return {"data": [app_view(a, services.public_url) for a in services.apps.values()]}
+    return {"data": [app_view(a, services.public_url) for a in list(services.apps.values())]}
 
 
 @router.get("/metadata/credentials")
 def list_credentials(_: AnyCaller, services: ServicesDep) -> dict[str, Any]:
-    return {"data": [credential_view(a, services.public_url) for a in services.apps.values()]}
+    return {"data": [credential_view(a, services.public_url) for a in list(services.apps.values())]}
 
 
 @router.get("/metadata/credentials/{app}")

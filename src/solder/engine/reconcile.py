@@ -26,7 +26,7 @@ log = logging.getLogger("solder.reconcile")
 def reconcile(services: Services) -> dict[str, int]:
     """One pass over every app; returns counts of what it did."""
     done = {"checked": 0, "remade": 0, "reactivated": 0, "orphans": 0, "errors": 0}
-    for app in services.apps.values():
+    for app in list(services.apps.values()):  # a snapshot: the registry may grow meanwhile
         if any(isinstance(t, WebhookTrigger) and t.status for t in app.triggers.values()):
             _reconcile_app(services, app, done)
     return done
