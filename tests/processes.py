@@ -119,7 +119,7 @@ class Solder:
             )
         try:
             url = f"http://127.0.0.1:{port}"
-            wait_until("solder serve to answer", lambda: self._healthy(url, proc), timeout=30)
+            wait_until("solder serve to answer", lambda: self._healthy(url, proc), timeout=90)
             yield url, proc
         finally:
             proc.kill()

@@ -50,7 +50,8 @@ def test_a_failed_run_is_posted_signed_with_identifying_headers(
     with management(server) as mgmt:
         hook = f"{receiver_url}/errors"
         assert ok(mgmt.put("/manage/settings", json={"errorWebhookUrl": hook}))["data"] == {
-            "errorWebhookUrl": hook
+            "errorWebhookUrl": hook,
+            "errorEventBridge": None,
         }
     flow = failing_flow(api, tmp_path)
     run = flow.run({"id": 12})

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from solder.api.auth import ServerCaller, ServicesDep
 from solder.api.errors import field_path
-from solder.engine import kinds
+from solder.engine import errorstream, kinds
 from solder.engine.checks import check_integration
 from solder.engine.definitions import EventsFile, IntegrationFile
 from solder.errors import BadInput
@@ -78,6 +78,22 @@ def draft(workflow_id: str, who: ServerCaller, services: ServicesDep) -> dict[st
     return {"data": wf.draft}
 
 
+class ErrorEventBridge(BaseModel):
+    """The error stream's second target: an EventBridge bus reached by a named connection."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    connection: str = Field(
+        min_length=1, max_length=200,
+        description="an eventbridge:// connection in the server's destination_connections",
+    )  # fmt: skip
+    event_bus: str = Field(default="default", alias="eventBus", min_length=1, max_length=1600)
+    source: str = Field(default="solder", min_length=1, max_length=256)
+    detail_type: str = Field(
+        default="Workflow Failed", alias="detailType", min_length=1, max_length=128
+    )
+
+
 class EnvironmentSettings(BaseModel):
     """What the ISV sets per environment (``PUT /manage/settings``)."""
 
@@ -97,6 +113,11 @@ class EnvironmentSettings(BaseModel):
         "(https://app.example.com, https://*.example.com, http://localhost:3000); unset: "
         "localhost and 127.0.0.1 only; empty: no page",
     )
+    error_event_bridge: ErrorEventBridge | None = Field(
+        default=None,
+        alias="errorEventBridge",
+        description="every failed run is also put on this EventBridge bus",
+    )
 
 
 @router.get("/settings")
@@ -114,6 +135,9 @@ def put_settings(
 ) -> dict[str, Any]:
     if body.frame_ancestors is not None:
         body.frame_ancestors = framing.check_origins(body.frame_ancestors)
+    bus = body.error_event_bridge
+    if bus is not None:
+        errorstream.check_bus_connection(bus.connection, services.settings)
     with services.engine.begin() as conn:
         outbox.put_settings(conn, who.env, body.model_dump(by_alias=True, exclude_none=True))
     return {"data": body.model_dump(by_alias=True)}
@@ -128,6 +152,7 @@ def error_deliveries(who: ServerCaller, services: ServicesDep) -> dict[str, Any]
         "data": [
             {
                 "id": r.id,
+                "target": errorstream.TARGETS.get(r.kind, "webhook"),
                 "executionId": r.run_id,
                 "status": r.status,
                 "attempts": r.attempts,

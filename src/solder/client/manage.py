@@ -49,14 +49,19 @@ class Manage:
 
     @endpoint
     def update_settings(
-        *, error_webhook_url: str | None = None, frame_ancestors: Sequence[str] | None = None
+        *,
+        error_webhook_url: str | None = None,
+        frame_ancestors: Sequence[str] | None = None,
+        error_event_bridge: dict[str, Any] | None = None,
     ) -> Call[Settings]:
         """Set the environment's settings (``error_webhook_url``: failed runs are POSTed
         there, signed; ``frame_ancestors``: the origins whose pages may frame the install
-        modal); an unset value is cleared."""
+        modal; ``error_event_bridge``: ``{"connection": ..., "eventBus": ...}``, failed runs
+        are also put on that bus); an unset value is cleared."""
         body = {
             "errorWebhookUrl": error_webhook_url,
             "frameAncestors": None if frame_ancestors is None else list(frame_ancestors),
+            "errorEventBridge": error_event_bridge,
         }
         return Call("PUT", "/manage/settings", Settings, json=body, envelope="data")
 

@@ -269,10 +269,13 @@ class Released(Model):
 class Settings(Model):
     error_webhook_url: str | None = None
     frame_ancestors: list[str] | None = None
+    error_event_bridge: dict[str, Any] | None = None
+    """``{connection, eventBus, source, detailType}``: failed runs also go on this bus."""
 
 
 class ErrorDelivery(Model):
     id: str
+    target: str | None = None
     execution_id: str | None = None
     status: str
     attempts: int
