@@ -30,6 +30,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "rabbitmq": {"exchange": "orders", "routingKey": "order.created", "message": {"id": 1}},
     "redis_streams": {"stream": "orders", "message": {"id": 1}},
     "nats_jetstream": {"subject": "orders.created", "message": {"id": 1}},
+    "eventbridge": {"source": "acme.orders", "detailType": "Order Created", "events": [{"id": 1}]},
+    "snowflake": {"table": "ORDERS", "rows": [{"id": 1}]},
 }
 REGISTERED = sorted(DESTINATIONS)
 
@@ -53,9 +55,23 @@ def closed_port() -> int:
         return int(s.getsockname()[1])  # closed again when the socket is
 
 
+UNREACHABLE = {
+    # an account's host and port are query parameters (fakesnow and private links use them)
+    "snowflake": "snowflake://writer:{secret}@acct/db/sc?host=127.0.0.1&port={port}&protocol=http",
+    # the host is the region; the endpoint says where its API is
+    "eventbridge": "eventbridge://writer:{secret}@us-east-1?endpoint=http://127.0.0.1:{port}",
+}
+BAD_URLS = {
+    "snowflake": ["snowflake://", "snowflake://u:{secret}@acct/db/sc?port=port"],
+    "eventbridge": ["eventbridge://", "eventbridge://u:{secret}@not a region"],
+}
+
+
 def unreachable(destination: Destination) -> dict[str, SecretStr]:
-    url = f"{destination.schemes[0]}://writer:{CANARY}@127.0.0.1:{closed_port()}/x"
-    return {"dead": SecretStr(url)}
+    form = UNREACHABLE.get(
+        destination.key, destination.schemes[0] + "://writer:{secret}@127.0.0.1:{port}/x"
+    )
+    return {"dead": SecretStr(form.format(secret=CANARY, port=closed_port()))}
 
 
 def send(destination: Destination, inputs: dict[str, Any], connections: Any) -> Any:
@@ -107,7 +123,9 @@ def test_a_missing_required_input_is_named_before_anything_is_sent(key: str) -> 
 @pytest.mark.parametrize("key", REGISTERED)
 def test_a_connection_url_without_a_host_or_with_a_bad_port_is_named(key: str) -> None:
     destination = DESTINATIONS[key]
-    for url in (f"{destination.schemes[0]}://", f"{destination.schemes[0]}://u:{CANARY}@h:port/"):
+    scheme = destination.schemes[0]
+    for form in BAD_URLS.get(destination.key, [f"{scheme}://", f"{scheme}://u:{{secret}}@h:port/"]):
+        url = form.format(secret=CANARY)
         with pytest.raises(FatalError) as caught:
             send(destination, sample(destination), {"dead": SecretStr(url)})
         assert caught.value.field == "connection"

@@ -120,7 +120,7 @@ def test_an_unreachable_endpoint_is_retryable_and_keeps_the_secret() -> None:
     url = f"eventbridge://AKIAX:{quote(SECRET_KEY, safe='')}@eu-west-1?endpoint=http://127.0.0.1:9"
     with pytest.raises(RetryableError) as caught:
         put(url, source="s", detailType="d", events={"n": 1})
-    assert caught.value.message.startswith("EventBridge (eu-west-1) is not reachable")
+    assert caught.value.message.startswith("EventBridge (eu-west-1) is not reachable through")
     assert SECRET_KEY not in caught.value.message
 
 

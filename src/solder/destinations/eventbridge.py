@@ -361,8 +361,8 @@ def _put(client: Any, chunk: list[Entry], target: Connection) -> dict[str, Any]:
     except ClientError as exc:
         failure = _translate(exc.response, target)
     except BotoCoreError as exc:
-        failure = RetryableError(f"EventBridge ({target.region}) is not reachable: "
-                                 f"{target.scrub(str(exc))}")  # fmt: skip
+        failure = RetryableError(f"EventBridge ({target.region}) is not reachable through "
+                                 f"{target.name!r}: {target.scrub(str(exc))}")  # fmt: skip
     if failure is not None:
         raise failure
     return answer

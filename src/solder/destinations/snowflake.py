@@ -465,7 +465,9 @@ def _translate(exc: Exception, target: Connection, table: str) -> StepError:
         return FatalError(f"inputs.rows: {where} refused the write: {text}", field="rows")
     if isinstance(exc, sf.DataError | sf.IntegrityError | sf.NotSupportedError):
         return FatalError(f"inputs.rows: {where} refused a value: {text}", field="rows")
-    return RetryableError(f"{where} is not reachable or failed: {text}")
+    return RetryableError(
+        f"inputs.connection: {target.name!r}: {where} is not reachable or failed: {text}"
+    )
 
 
 SNOWFLAKE = Destination(
