@@ -51,6 +51,7 @@ def test_a_failed_run_is_posted_signed_with_identifying_headers(
         hook = f"{receiver_url}/errors"
         assert ok(mgmt.put("/manage/settings", json={"errorWebhookUrl": hook}))["data"] == {
             "errorWebhookUrl": hook,
+            "frameAncestors": None,
             "errorEventBridge": None,
         }
     flow = failing_flow(api, tmp_path)

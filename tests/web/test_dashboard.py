@@ -185,10 +185,17 @@ def test_keys_are_made_shown_once_and_revoked_and_settings_saved(
     with server.client(key) as made:
         assert made.get("/users").status_code == 401
 
+    # a setting the page does not edit (set through the API) is kept when the page saves
+    framing = ["https://app.acme.example"]
+    with server.client(server.dev_key, prefix="") as mgmt:
+        ok(mgmt.put("/manage/settings", json={"frameAncestors": framing}))
     pages.get_by_role("link", name="Settings").click()
     main.get_by_text("kept 60 days").wait_for()
+    main.get_by_text("https://app.acme.example").wait_for()
     url = "https://acme.example/solder-errors"
     main.get_by_label("Webhook URL").fill(url)
     main.get_by_role("button", name="Save").click()
     page.get_by_role("status").get_by_text("Settings saved").wait_for()
-    assert ok(api.get("/manage/settings"))["data"] == {"errorWebhookUrl": url}
+    assert ok(api.get("/manage/settings"))["data"] == {
+        "errorWebhookUrl": url, "frameAncestors": framing, "errorEventBridge": None,
+    }  # fmt: skip

@@ -39,13 +39,22 @@ export async function settings(ctx) {
     h("form", { class: "card", onsubmit: async (e) => {
       e.preventDefault();
       try {
-        await ctx.api.put("/manage/settings", url.value.trim() ? { errorWebhookUrl: url.value.trim() } : {});
+        // a PUT replaces every setting: send the others as they are, only the URL changed
+        const body = { ...current.data, errorWebhookUrl: url.value.trim() || null };
+        await ctx.api.put("/manage/settings", body);
         say("Settings saved");
       } catch (err) { say(err.message, true); }
     } },
       h("h2", {}, "Error stream"),
       h("label", { for: "error-webhook" }, "Webhook URL: every failed run is POSTed here, signed"), url,
       h("p", {}, h("button", { type: "submit" }, "Save"))),
+    h("section", { class: "card" },
+      h("h2", {}, "Install modal"),
+      h("p", {}, "Pages that may show the modal in a frame: ",
+        current.data.frameAncestors == null
+          ? h("span", { class: "muted" }, "not set (localhost and 127.0.0.1 only)")
+          : (current.data.frameAncestors.join(", ") || "none"),
+        h("span", { class: "muted" }, " (frameAncestors, set with PUT /manage/settings)"))),
     h("section", { class: "card" },
       h("h2", {}, "Retention"),
       h("p", {}, `Finished runs are kept ${current.server.logRetentionDays} days, then purged. `,
