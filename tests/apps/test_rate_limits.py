@@ -191,7 +191,9 @@ def test_the_passthrough_endpoint_takes_its_turn_under_the_declared_rate(
     gregg.credential("bigcommerce")  # a run's call took this connection's turn
     began = time.monotonic()
     refused = passthrough(api, cid)
-    assert time.monotonic() - began < 1.0
+    # refused at once, not after waiting for the turn 5 s away (a loaded CI machine has
+    # stalled a single request for 2 s, so the bound only tells refusing from waiting)
+    assert time.monotonic() - began < 3.0
     assert refused.status_code == 429, refused.text
     assert 4 <= int(refused.headers["retry-after"]) <= 5
     assert "over the app's rate of 0.2/s" in refused.json()["message"]
