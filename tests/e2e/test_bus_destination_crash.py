@@ -47,6 +47,7 @@ from tests.buses import (
     records,
     redis_stream,
 )
+from tests.engine.test_sql import SERVERS
 from tests.processes import Solder, client
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -54,16 +55,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 RECORDS = 1000
 CHUNK = 10
 KILL_AT = 250  # records seen in the destination before the SIGKILL
-SQL = {
-    "postgresql": (
-        os.environ.get("SOLDER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"),
-        "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
-    ),
-    "mariadb": (
-        os.environ.get("SOLDER_TEST_MARIADB_URL", "mysql://root@127.0.0.1:3306/test"),
-        "start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd",
-    ),
-}
+SQL = SERVERS  # the databases and how to start them, as the SQL block's own tests use them
 
 
 @dataclass
