@@ -12,6 +12,7 @@ from typing import Any
 import httpx2
 import jwt
 import pytest
+from playwright.sync_api import expect
 
 from solder.sandbox.bigcommerce import StoreState
 from solder.store.types import utcnow
@@ -70,7 +71,7 @@ def test_install_connects_both_apps_picks_live_values_and_the_workflow_runs(
     status = modal.get_by_label("Status to set")
     modal.get_by_role("option", name="bellows").wait_for(state="attached")
     modal.get_by_role("option", name="Shipped", exact=True).wait_for(state="attached")
-    assert item.evaluate("(el) => el === document.activeElement")  # the step's first field
+    expect(item).to_be_focused()  # the step's first field (retried, as focus lands a moment later)
     modal.get_by_role("button", name="Install").click()
     assert item.get_attribute("aria-invalid") == "true"
     assert modal.locator(f"#{item.get_attribute('id')}-error").text_content() == (
