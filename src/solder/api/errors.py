@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -26,13 +27,18 @@ def field_path(loc: tuple[object, ...]) -> str:
     return out
 
 
+def _where(loc: tuple[object, ...]) -> str:
+    """The field a request validation error names: ``body`` when the body itself is wrong."""
+    return field_path(loc) or ("body" if loc == ("body",) else "")
+
+
 def validation_message(exc: RequestValidationError) -> tuple[int, str]:
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
         return 400, "body: malformed JSON"
     messages = []
     for err in errors:
-        where = field_path(tuple(err.get("loc", ())))
+        where = _where(tuple(err.get("loc", ())))
         msg = str(err.get("msg", "invalid"))
         if err.get("type") == "missing":
             msg = "required"
@@ -55,6 +61,21 @@ def answer(exc: Exception) -> tuple[int, str]:
     return 500, "internal error"
 
 
+def body(exc: Exception, message: str) -> dict[str, Any]:
+    """``{message}``, with ``field`` when the error names one (and an error's own details,
+    such as the builder's list of ``problems``)."""
+    out: dict[str, Any] = {"message": message}
+    if isinstance(exc, SolderError):
+        if exc.field:
+            out["field"] = exc.field
+        out.update(exc.details or {})
+    elif isinstance(exc, RequestValidationError) and exc.errors():
+        where = _where(tuple(exc.errors()[0].get("loc", ())))
+        if where:
+            out["field"] = where
+    return out
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(SolderError)
     @app.exception_handler(RequestValidationError)
@@ -62,7 +83,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def error(_: Request, exc: Exception) -> JSONResponse:
         status, message = answer(exc)
-        return JSONResponse({"message": message}, status_code=status)
+        return JSONResponse(body(exc, message), status_code=status)
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, or_, select, update
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
 from solder.engine.definitions import (
     CustomEventDef,
@@ -13,7 +13,13 @@ from solder.engine.definitions import (
     definition_hash,
 )
 from solder.errors import BadInput, NotFound
-from solder.store.tables import custom_events, integrations, workflow_versions, workflows
+from solder.store.tables import (
+    custom_events,
+    integrations,
+    workflow_tests,
+    workflow_versions,
+    workflows,
+)
 from solder.store.types import new_id, utcnow
 
 
@@ -53,12 +59,17 @@ def list_events(conn: Connection, env: str) -> list[Any]:
     return list(conn.execute(q.order_by(custom_events.c.name)))
 
 
-def get_event(conn: Connection, env: str, name: str) -> Any:
-    row = conn.execute(
+def find_event(conn: Connection, env: str, name: str) -> Any:
+    """The custom event named ``name``, or None."""
+    return conn.execute(
         select(custom_events).where(
             custom_events.c.environment == env, custom_events.c.name == name
         )
     ).first()
+
+
+def get_event(conn: Connection, env: str, name: str) -> Any:
+    row = find_event(conn, env, name)
     if row is None:
         raise NotFound(f"event: no custom event named {name!r}", field="event")
     return row
@@ -86,14 +97,15 @@ def upsert_integration(conn: Connection, env: str, file: IntegrationFile) -> dic
         conn.execute(update(integrations).where(integrations.c.id == row.id).values(**values))
     result: dict[str, Any] = {"integrationId": integration_id, "workflows": []}
     for wf in file.workflows:
-        workflow_id, changed = _upsert_workflow(conn, env, integration_id, wf)
+        workflow_id, changed = upsert_workflow(conn, env, integration_id, wf)
         result["workflows"].append({"workflowId": workflow_id, "key": wf.key, "changed": changed})
     return result
 
 
-def _upsert_workflow(
+def upsert_workflow(
     conn: Connection, env: str, integration_id: str, wf: WorkflowDef
 ) -> tuple[str, bool]:
+    """Store ``wf`` as the draft of its workflow in the integration; whether it changed."""
     now = utcnow()
     draft = wf.model_dump(mode="json", by_alias=True, exclude_none=True)
     digest = definition_hash(wf)
@@ -128,8 +140,11 @@ def _upsert_workflow(
     return str(row.id), True
 
 
-def release(conn: Connection, workflow_id: str) -> tuple[int, bool]:
-    """Release the draft as a new numbered version unless it equals the latest one."""
+def release(conn: Connection, workflow_id: str, note: str | None = None) -> tuple[int, bool]:
+    """Release the draft as a new numbered version unless it equals the latest one.
+
+    ``note`` (what changed, for people) is stored with a new version; a draft equal to the
+    latest version makes none, and that version's note stays as it was."""
     wf = conn.execute(select(workflows).where(workflows.c.id == workflow_id)).one()
     latest = latest_version(conn, workflow_id)
     if latest is not None and latest.hash == wf.draft_hash:
@@ -143,6 +158,7 @@ def release(conn: Connection, workflow_id: str) -> tuple[int, bool]:
             definition=wf.draft,
             hash=wf.draft_hash,
             released_at=utcnow(),
+            note=note,
         )
     )
     return number, True
@@ -169,6 +185,13 @@ def version(conn: Connection, version_id: str) -> Any:
 def list_integrations(conn: Connection, env: str) -> list[Any]:
     q = select(integrations).where(integrations.c.environment == env)
     return list(conn.execute(q.order_by(integrations.c.created_at, integrations.c.id)))
+
+
+def find_integration(conn: Connection, env: str, key: str) -> Any:
+    """The integration with the key ``key``, or None."""
+    return conn.execute(
+        select(integrations).where(integrations.c.environment == env, integrations.c.key == key)
+    ).first()
 
 
 def get_integration(conn: Connection, env: str, ref: str) -> Any:
@@ -271,3 +294,17 @@ def _version_of(conn: Connection, wf: Any, ref: str, field: str) -> Any:
             field=field,
         )
     return row
+
+
+def keep_test(conn: Connection, workflow_id: str, result: dict[str, Any]) -> None:
+    """Keep ``result`` as the workflow's last test run (the one before it goes)."""
+    conn.execute(delete(workflow_tests).where(workflow_tests.c.workflow_id == workflow_id))
+    conn.execute(
+        insert(workflow_tests).values(workflow_id=workflow_id, result=result, tested_at=utcnow())
+    )
+
+
+def last_test(conn: Connection, workflow_id: str) -> Any:
+    """The workflow's last test run (``result``, ``tested_at``), or None."""
+    q = select(workflow_tests).where(workflow_tests.c.workflow_id == workflow_id)
+    return conn.execute(q).first()
