@@ -317,6 +317,7 @@ class RunExecution:
 
     def _collect(self, block: IterateBlock, inner: Scope) -> Any:
         """``inputs.collect`` evaluated in one iteration's scope, after its blocks ran."""
+        self._keep_lease()
         context = {**inner.context, "config": self.install.config.get(block.id or "", {})}
         try:
             return mapping.render(block.inputs[COLLECT], context, path=f"inputs.{COLLECT}")
@@ -353,6 +354,8 @@ class RunExecution:
         self.position += 1
         previous = self.done.get(step_id)
         if previous is not None and previous.status == "succeeded":
+            # walking a long run's stored steps (an iterate's thousand items) takes time too
+            self._keep_lease()
             output = previous.output
         else:
             attempts = 0 if previous is None else int(previous.attempts)
