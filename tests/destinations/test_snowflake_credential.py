@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from solder.client.errors import ValidationError
 from solder.config import Settings
-from solder.destinations import DESTINATIONS
+from solder.destinations import DESTINATIONS, sending
 from solder.destinations import snowflake as warehouse
 from solder.destinations.snowflake import CredentialProblem, from_credential, pem_text
 from tests.blockflow import Flow, outputs
@@ -219,6 +219,10 @@ def test_a_pushed_block_with_a_wrong_credential_choice_is_refused(
 
 
 def test_only_snowflake_offers_the_installation_credential() -> None:
+    problems = sending.credential_problems(DESTINATIONS["rabbitmq"], {"credential": "connection"})
+    assert problems == [
+        "inputs.credential: rabbitmq writes only with a server connection (inputs.connection)"
+    ]
     described = {k: d.describe() for k, d in DESTINATIONS.items()}
     assert described["snowflake"]["credentials"] == ["connection", "installation"]
     assert described["snowflake"]["app"] == "snowflake"

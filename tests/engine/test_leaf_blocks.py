@@ -237,15 +237,15 @@ def test_iterate_then_sql_upsert_holds_each_row_once_even_when_rerun(
     lines = [{"id": i, "sku": f"s{i}", "qty": i * 10} for i in range(1, 6)]
     run = flow.run({"lines": lines})
     assert run["status"] == "succeeded", run["error"]
-    rerun = f"/workflows/{flow.workflow_id}/rerun/{run['executionId']}"
-    ok(api.post(rerun, params={"userId": flow.user_id}))
-    flow.finished(2)
-    url = SQL_SERVERS[connection][0]
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        rows = conn.execute(text(f"SELECT id, sku, qty FROM {table} ORDER BY id")).all()
-    engine.dispose()
-    assert [tuple(r) for r in rows] == [(i, f"s{i}", i * 10) for i in range(1, 6)]
+    rerun(api, flow, run)
+    assert _sql_rows(connection, table) == [(i, f"s{i}", i * 10) for i in range(1, 6)]
+
+
+def rerun(api: httpx2.Client, flow: Flow, run: dict[str, Any]) -> dict[str, Any]:
+    """Run the workflow again on ``run``'s event; the new run, finished."""
+    ok(api.post(f"/workflows/{flow.workflow_id}/rerun/{run['executionId']}",
+                params={"userId": flow.user_id}))  # fmt: skip
+    return flow.finished(2)[0]
 
 
 def _sql_rows(connection: str, table: str) -> list[tuple[Any, ...]]:
@@ -291,9 +291,7 @@ def test_rows_collected_by_an_iterate_go_in_one_statement_per_batch_once_on_a_re
     }
     assert got["write"] == {"table": table, "mode": "insert", "rows": 7, "statements": 3}
     assert _sql_rows(connection, table) == expected
-    rerun = f"/workflows/{flow.workflow_id}/rerun/{run['executionId']}"
-    ok(api.post(rerun, params={"userId": flow.user_id}))
-    again = flow.finished(2)[0]
+    again = rerun(api, flow, run)
     assert again["status"] == "succeeded", again["error"]
     assert _sql_rows(connection, table) == expected  # the rows already there were skipped
 

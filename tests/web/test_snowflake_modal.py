@@ -5,17 +5,16 @@ connects, and the installed workflow writes rows as that user."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
 
-from solder.config import Settings
 from tests.blockflow import Flow
 from tests.conftest import Server
-from tests.destinations.emulators import FakeSnowflake, fakesnow_server
+from tests.destinations.emulators import FakeSnowflake
+from tests.destinations.test_snowflake_credential import settings, snow  # noqa: F401 - fixtures
 from tests.flows import ok
 from tests.web.browser import install, results
 
@@ -23,21 +22,12 @@ pytestmark = pytest.mark.browser
 PASSWORD = "modal pa ss"
 
 
-@pytest.fixture
-def snow() -> Iterator[FakeSnowflake]:
-    with fakesnow_server() as emulator:
-        emulator.sql("CREATE TABLE orders (id INT, name VARCHAR)")
-        yield emulator
-
-
-@pytest.fixture
-def settings(settings: Settings, snow: FakeSnowflake) -> Settings:
-    settings.app_base_urls = {**settings.app_base_urls, "snowflake": snow.endpoint}
-    return settings
-
-
 def test_the_user_connects_snowflake_in_the_modal_and_the_run_writes_as_them(
-    server: Server, api: httpx2.Client, page: Any, tmp_path: Path, snow: FakeSnowflake
+    server: Server,
+    api: httpx2.Client,
+    page: Any,
+    tmp_path: Path,
+    snow: FakeSnowflake,  # noqa: F811 - the fixture
 ) -> None:
     load = {
         "key": "load", "type": "destination", "destination": "snowflake",

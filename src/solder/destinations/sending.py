@@ -69,16 +69,18 @@ def connection_url(
 def credential_problems(destination: Destination, inputs: Mapping[str, Any]) -> list[str]:
     """What is wrong with ``credential`` (and ``connection`` beside it), as ``inputs.<name>:``
     messages; ``credential`` must be literal, since the install modal reads it."""
-    which = inputs.get("credential", "connection")
-    if which not in ("connection", INSTALLATION):
-        return [f"inputs.credential: {which!r} is not connection or installation"]
-    if which != INSTALLATION:
+    if "credential" not in inputs:
         return []
     if destination.app is None:
         return [
             f"inputs.credential: {destination.key} writes only with a server connection "
             "(inputs.connection)"
         ]
+    which = inputs["credential"]
+    if which not in ("connection", INSTALLATION):
+        return [f"inputs.credential: {which!r} is not connection or installation"]
+    if which != INSTALLATION:
+        return []
     if "connection" in inputs:
         return ["inputs.connection: give a connection or credential: installation, not both"]
     return []
