@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -114,8 +115,13 @@ def test_an_unusable_credential_names_its_field_and_not_its_secret(
 
 
 def test_the_user_connects_snowflake_and_the_run_writes_as_them(
-    api: httpx2.Client, server: Server, tmp_path: Path, snow: FakeSnowflake
+    api: httpx2.Client,
+    server: Server,
+    tmp_path: Path,
+    snow: FakeSnowflake,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="solder")
     flow = Flow(api, tmp_path, [LOAD], credentials=[credential(snow, password=PASSWORD)])
     # the install modal's plan asks for the snowflake app, with the fields it needs
     flow.release()
@@ -151,6 +157,8 @@ def test_the_user_connects_snowflake_and_the_run_writes_as_them(
     assert "Incorrect username or password" in message
     assert PASSWORD not in str(failed)
     assert failed["results"][-1]["attempts"] == 1  # the user must reconnect: not retried
+    assert "refused the credentials" in caplog.text  # logged, without the secret
+    assert PASSWORD not in caplog.text
 
 
 def test_a_key_pair_credential_writes_and_a_refused_key_is_not_stored(
