@@ -18,12 +18,14 @@ BIGCOMMERCE_CREDENTIAL = {
             "displayName": "Store hash",
             "description": "the part after /stores/ in your API path",
             "secret": False,
+            "required": True,
         },
         {
             "name": "accessToken",
             "displayName": "Access token",
             "description": "an API account's token",
             "secret": True,
+            "required": True,
         },
     ],
 }
@@ -36,7 +38,7 @@ def test_apps_lists_every_app_with_its_triggers_and_actions(
     assert (
         [a["app"] for a in data]
         == list(server.services.apps)
-        == ["bigcommerce", "slack", "stripe", "hubspot", "shopify"]
+        == ["bigcommerce", "slack", "stripe", "hubspot", "shopify", "snowflake"]
     )
     (bigcommerce,) = [a for a in data if a["app"] == "bigcommerce"]
     assert bigcommerce == {
@@ -101,7 +103,7 @@ def test_credentials_describe_fields_and_never_carry_a_value(
     assert expected in data
     for connector in data:
         for prop in connector["properties"]:
-            assert set(prop) == {"name", "displayName", "description", "secret"}
+            assert set(prop) == {"name", "displayName", "description", "secret", "required"}
     one = api.get("/metadata/credentials/bigcommerce")
     assert ok(one) == {"data": [expected]}
     for resp in (every, one):

@@ -161,6 +161,7 @@ def test_the_built_in_apps_pass_their_own_checks() -> None:
     assert kinds == {
         "bigcommerce": ("ecommerce",), "shopify": ("ecommerce",), "hubspot": ("crm",),
         "slack": ("communication",), "stripe": ("payments",), "oauth2_sandbox": (),
+        "snowflake": ("warehouse",),
     }  # fmt: skip
 
 

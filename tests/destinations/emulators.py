@@ -2,7 +2,9 @@
 
 * Snowflake: fakesnow's server mode (``fakesnow.server.app``), which answers the official
   connector's login and query requests and runs the SQL on DuckDB. Its tables live in one
-  in-memory database per process, so each test uses a database of its own.
+  in-memory database per process, so each test uses a database of its own. fakesnow signs
+  anyone in; a thin layer in front refuses the passwords and keys a test names with the
+  answer Snowflake gives (code 390100).
 * EventBridge: moto's server (the same WSGI app as ``moto.server``), spoken to by boto3 with
   SigV4. ``Faults`` sits in front of it and answers chosen PutEvents entries with the per-entry
   ``ErrorCode`` EventBridge sends on a partial failure; events reach an SQS queue through a
@@ -57,21 +59,53 @@ class Gate:
 # --- Snowflake (fakesnow) ------------------------------------------------------------------
 
 
-def _sql_text(body: bytes, headers: Iterable[tuple[bytes, bytes]]) -> str:
+def _json_body(body: bytes, headers: Iterable[tuple[bytes, bytes]]) -> Any:
     import gzip
 
     if (b"content-encoding", b"gzip") in headers:
         body = gzip.decompress(body)
-    return str(json.loads(body or b"{}").get("sqlText", ""))
+    return json.loads(body or b"{}")
 
 
-def _gated_asgi(app: ASGIApp, gate: Gate, statement: str) -> ASGIApp:
-    """Counts query requests whose SQL is ``statement``; holds those the gate does not pass."""
+def _sql_text(body: bytes, headers: Iterable[tuple[bytes, bytes]]) -> str:
+    return str(_json_body(body, headers).get("sqlText", ""))
+
+
+def _login_refused(body: bytes, headers: Iterable[tuple[bytes, bytes]], refused: set[str]) -> bool:
+    """Whether a login request signs in with a refused password or key (by the public key's
+    fingerprint, ``SHA256:...``, which the key-pair JWT names in its issuer)."""
+    import base64
+
+    data = _json_body(body, headers).get("data", {})
+    if data.get("PASSWORD") in refused:
+        return True
+    token = data.get("TOKEN") or ""
+    if data.get("AUTHENTICATOR") != "SNOWFLAKE_JWT" or token.count(".") != 2:
+        return False
+    claims = token.split(".")[1]
+    issuer = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))["iss"]
+    return str(issuer).rsplit(".", 1)[-1] in refused
+
+
+LOGIN_REFUSED = {
+    "data": {"nextAction": None, "authnMethod": "USERNAME_PASSWORD"},
+    "code": "390100",
+    "message": "Incorrect username or password was specified.",
+    "success": False,
+    "headers": None,
+}
+"""What Snowflake answers a login with a wrong password or key (its documented code)."""
+
+
+def _gated_asgi(app: ASGIApp, gate: Gate, statement: str, refused: set[str]) -> ASGIApp:
+    """Counts query requests whose SQL is ``statement``; holds those the gate does not pass.
+    Refuses logins with a password or key in ``refused`` as Snowflake does."""
 
     async def gated(scope: Scope, receive: Receive, send: Send) -> None:
         import anyio
 
-        if scope["type"] != "http" or scope["path"] != "/queries/v1/query-request":
+        login = scope["type"] == "http" and scope["path"] == "/session/v1/login-request"
+        if not login and (scope["type"] != "http" or scope["path"] != "/queries/v1/query-request"):
             await app(scope, receive, send)
             return
         messages: list[Any] = []
@@ -81,7 +115,12 @@ def _gated_asgi(app: ASGIApp, gate: Gate, statement: str) -> ASGIApp:
             if not message.get("more_body"):
                 break
         body = b"".join(m.get("body", b"") for m in messages)
-        if _sql_text(body, scope["headers"]) == statement and not gate.passing():
+        if login and _login_refused(body, scope["headers"], refused):
+            from starlette.responses import JSONResponse
+
+            await JSONResponse(LOGIN_REFUSED)(scope, receive, send)
+            return
+        if not login and _sql_text(body, scope["headers"]) == statement and not gate.passing():
             await anyio.to_thread.run_sync(gate.released.wait)
 
         async def replay() -> Any:
@@ -98,6 +137,13 @@ class FakeSnowflake:
     port: int
     database: str
     gate: Gate
+    refused: set[str] = field(default_factory=set)
+    """Passwords and key fingerprints (``SHA256:...``) whose logins are refused."""
+
+    @property
+    def endpoint(self) -> str:
+        """The base URL the server's ``app_base_urls`` gives the ``snowflake`` app."""
+        return f"http://{self.host}:{self.port}"
 
     def url(self, user: str = "loader", password: str = "pa ss:w/rd", **query: str) -> str:
         from urllib.parse import quote, urlencode
@@ -133,11 +179,12 @@ def fakesnow_server(gate: Gate | None = None) -> Iterator[FakeSnowflake]:
     import fakesnow.server
 
     gate = gate or Gate()
-    app = _gated_asgi(fakesnow.server.app, gate, "COMMIT")
+    refused: set[str] = set()
+    app = _gated_asgi(fakesnow.server.app, gate, "COMMIT", refused)
     with run_asgi(app) as url:
         host, port = url.removeprefix("http://").split(":")
         database = f"DB_{secrets.token_hex(4).upper()}"
-        snow = FakeSnowflake(host, int(port), database, gate)
+        snow = FakeSnowflake(host, int(port), database, gate, refused)
         snow.sql(f"CREATE DATABASE IF NOT EXISTS {database}")
         snow.sql(f"CREATE SCHEMA IF NOT EXISTS {database}.PUBLIC")
         try:

@@ -1,7 +1,8 @@
 """What every registered destination promises, checked for each one in the registry.
 
 * ``describe()`` is complete and its schemas are valid JSON Schema (the builder draws the form
-  from ``inputSchema``); ``connection`` and the destination's required inputs are required;
+  from ``inputSchema``); ``connection`` (unless the block uses the installation's credential,
+  where a destination offers it) and the destination's required inputs are required;
 * a missing required input fails naming that field, before anything is sent;
 * a connection nobody answers is a ``RetryableError`` that names the connection and neither
   its error nor the logs hold the password.
@@ -90,10 +91,11 @@ def send(destination: Destination, inputs: dict[str, Any], connections: Any) -> 
 def test_describe_is_complete_and_its_schemas_are_valid(key: str) -> None:
     destination = DESTINATIONS[key]
     described = destination.describe()
-    assert set(described) == {
-        "destination", "title", "description", "credential", "schemes", "idempotent",
-        "inputSchema", "outputSchema",
+    assert set(described) - {"app"} == {
+        "destination", "title", "description", "credential", "credentials", "schemes",
+        "idempotent", "inputSchema", "outputSchema",
     }  # fmt: skip
+    assert described["credentials"][0] == described["credential"]
     assert re.fullmatch(r"[a-z][a-z0-9_]*", described["destination"])
     assert described["title"]
     assert described["description"]
@@ -104,9 +106,15 @@ def test_describe_is_complete_and_its_schemas_are_valid(key: str) -> None:
     for name in ("inputSchema", "outputSchema"):
         Draft202012Validator.check_schema(described[name])
     schema = described["inputSchema"]
-    assert schema["required"][0] == "connection"
     assert set(schema["required"]) <= set(schema["properties"])
-    assert Draft202012Validator(schema).is_valid({"connection": "bus", **sample(destination)})
+    check = Draft202012Validator(schema)
+    assert check.is_valid({"connection": "bus", **sample(destination)})
+    assert not check.is_valid(sample(destination))  # a connection is needed...
+    if "installation" in described["credentials"]:  # ...unless the user's credential is used
+        assert described["app"]
+        assert check.is_valid({"credential": "installation", **sample(destination)})
+        both = {"credential": "installation", "connection": "bus", **sample(destination)}
+        assert not check.is_valid(both)
 
 
 @pytest.mark.parametrize("key", REGISTERED)

@@ -26,7 +26,10 @@ def test_a_destination_declares_what_the_builder_and_the_engine_need(
     described = destination.describe()
     Draft202012Validator.check_schema(described["inputSchema"])
     Draft202012Validator.check_schema(described["outputSchema"])
-    assert described["inputSchema"]["required"][0] == "connection"
+    if destination.app is None:
+        assert described["inputSchema"]["required"][0] == "connection"
+    else:  # connection, or the user's credential for the app (the install modal asks for it)
+        assert described["inputSchema"]["allOf"][-1]["else"] == {"required": ["connection"]}
     assert described["inputSchema"].get("additionalProperties") is False
 
 

@@ -7,13 +7,18 @@ import json
 import logging
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 import redis
+from pydantic import SecretStr
 
+from solder.config import Settings
 from solder.destinations import redis_streams
 from solder.errors import FatalError, RetryableError
+from tests.blockflow import Flow, outputs
 from tests.buses import REDIS_URL, Stream, records, redis_stream, step
 
 
@@ -123,3 +128,30 @@ def test_blocks_on_many_threads_share_the_client(stream: Stream) -> None:
     for thread in threads:
         thread.join(30)
     assert stream.count() == 400
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    settings.destination_connections = {"stream": SecretStr(REDIS_URL)}
+    return settings
+
+
+def test_messages_collected_by_an_iterate_go_in_batches_from_one_step(
+    api: httpx2.Client, tmp_path: Path, stream: Stream
+) -> None:
+    blocks = [
+        {"key": "each", "type": "iterate",
+         "inputs": {"items": "{{ trigger.records }}",
+                    "collect": {"id": "{{ item.id }}", "name": "{{ blocks.shout }}"}},
+         "blocks": [{"key": "shout", "type": "formatter", "operation": "text.upper",
+                     "inputs": {"value": "{{ item.name }}"}}]},
+        {"key": "publish", "type": "destination", "destination": "redis_streams",
+         "inputs": {"connection": "stream", "stream": stream.key, "batchSize": 40,
+                    "messages": "{{ blocks.each.items }}"}},
+    ]  # fmt: skip
+    flow = Flow(api, tmp_path, blocks).install()
+    run = flow.run({"records": records(100)})
+    assert run["status"] == "succeeded", run["error"]
+    assert outputs(run)["publish"] == {"stream": stream.key, "messages": 100, "added": 100}
+    expected = [{"id": r["id"], "name": r["name"].upper()} for r in records(100)]
+    assert [json.loads(e["data"]) for e in stream.entries()] == expected

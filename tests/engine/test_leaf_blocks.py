@@ -237,15 +237,81 @@ def test_iterate_then_sql_upsert_holds_each_row_once_even_when_rerun(
     lines = [{"id": i, "sku": f"s{i}", "qty": i * 10} for i in range(1, 6)]
     run = flow.run({"lines": lines})
     assert run["status"] == "succeeded", run["error"]
-    rerun = f"/workflows/{flow.workflow_id}/rerun/{run['executionId']}"
-    ok(api.post(rerun, params={"userId": flow.user_id}))
-    flow.finished(2)
-    url = SQL_SERVERS[connection][0]
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        rows = conn.execute(text(f"SELECT id, sku, qty FROM {table} ORDER BY id")).all()
-    engine.dispose()
-    assert [tuple(r) for r in rows] == [(i, f"s{i}", i * 10) for i in range(1, 6)]
+    rerun(api, flow, run)
+    assert _sql_rows(connection, table) == [(i, f"s{i}", i * 10) for i in range(1, 6)]
+
+
+def rerun(api: httpx2.Client, flow: Flow, run: dict[str, Any]) -> dict[str, Any]:
+    """Run the workflow again on ``run``'s event; the new run, finished."""
+    ok(api.post(f"/workflows/{flow.workflow_id}/rerun/{run['executionId']}",
+                params={"userId": flow.user_id}))  # fmt: skip
+    return flow.finished(2)[0]
+
+
+def _sql_rows(connection: str, table: str) -> list[tuple[Any, ...]]:
+    engine = create_engine(SQL_SERVERS[connection][0])
+    try:
+        with engine.connect() as conn:
+            found = conn.execute(text(f"SELECT id, sku, qty FROM {table} ORDER BY id")).all()
+    finally:
+        engine.dispose()
+    return [tuple(r) for r in found]
+
+
+def test_rows_collected_by_an_iterate_go_in_one_statement_per_batch_once_on_a_rerun(
+    api: httpx2.Client, tmp_path: Path, sql_table: tuple[str, str]
+) -> None:
+    connection, table = sql_table
+    flow = Flow(
+        api,
+        tmp_path,
+        [
+            {"key": "each", "type": "iterate", "inputs": {
+                "items": "{{ trigger.lines }}",
+                # a line without quantity collects nothing
+                "collect": "{{ item.qty ? {'id': item.id, 'sku': blocks.upper, "
+                           "'qty': item.qty} : null }}"},
+             "blocks": [{"key": "upper", "type": "formatter", "operation": "text.upper",
+                         "inputs": {"value": "{{ item.sku }}"}}]},
+            {"key": "write", "type": "sql",
+             "inputs": {"connection": connection, "table": table, "mode": "insert",
+                        "keyColumns": ["id"], "batchSize": 3,
+                        "rows": "{{ blocks.each.items }}"}},
+        ],
+    ).install()  # fmt: skip
+    lines = [{"id": i, "sku": f"s{i}", "qty": i * 10} for i in range(1, 8)]
+    lines.insert(3, {"id": 99, "sku": "none"})
+    run = flow.run({"lines": lines})
+    assert run["status"] == "succeeded", run["error"]
+    expected = [(i, f"S{i}", i * 10) for i in range(1, 8)]
+    got = outputs(run)
+    assert got["each"] == {
+        "count": 8,
+        "items": [dict(zip(("id", "sku", "qty"), row, strict=True)) for row in expected],
+    }
+    assert got["write"] == {"table": table, "mode": "insert", "rows": 7, "statements": 3}
+    assert _sql_rows(connection, table) == expected
+    again = rerun(api, flow, run)
+    assert again["status"] == "succeeded", again["error"]
+    assert _sql_rows(connection, table) == expected  # the rows already there were skipped
+
+
+def test_a_collect_that_fails_fails_the_run_naming_the_item(
+    api: httpx2.Client, tmp_path: Path
+) -> None:
+    flow = Flow(
+        api,
+        tmp_path,
+        [{"key": "each", "type": "iterate",
+          "inputs": {"items": "{{ trigger.values }}", "collect": "{{ $number(item) }}"},
+          "blocks": [{"key": "same", "type": "formatter", "operation": "text.upper",
+                      "inputs": {"value": "{{ item }}"}}]}],
+    ).install()  # fmt: skip
+    assert outputs(flow.run({"values": ["1", "2.5"]}))["each"] == {"count": 2, "items": [1, 2.5]}
+    run = flow.run({"values": ["1", "two"]})
+    assert run["status"] == "failed"
+    assert run["error"]["message"].startswith("block each (item 1): inputs.collect: ")
+    assert run["error"]["block"] == "each"
 
 
 def test_sql_block_names_an_unknown_connection(api: httpx2.Client, tmp_path: Path) -> None:

@@ -176,7 +176,7 @@ def test_the_authenticate_page_offers_the_apps_of_a_category(server: Server, ite
     assert plan["error"] == "This account cannot be connected"
     assert plan["message"] == (
         "category: this server has no app in the category 'games'; the categories are "
-        "communication, crm, ecommerce, payments"
+        "communication, crm, ecommerce, payments, warehouse"
     )
     resp, plan = page(server, "/authenticate-app", token=items.token)
     assert (resp.status_code, plan["message"]) == (422, "app: required (or category)")

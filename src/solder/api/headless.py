@@ -38,19 +38,22 @@ def add_credential(body: NewCredential, who: AnyCaller, services: ServicesDep) -
             f"credential.type: {app.key} connects with OAuth: GET /headless/oauthUrl",
             "credential.type",
         )
-    missing = [
-        f.name for f in app.credential_fields if body.credential.data.get(f.name) in (None, "")
-    ]
+    given = {
+        f.name: body.credential.data[f.name]
+        for f in app.credential_fields
+        if body.credential.data.get(f.name) not in (None, "")
+    }
+    missing = [f.name for f in app.credential_fields if f.required and f.name not in given]
     if missing:
         raise BadInput(f"credential.data.{missing[0]}: required", f"credential.data.{missing[0]}")
-    for f in app.credential_fields:
-        if not isinstance(body.credential.data[f.name], str):
-            where = f"credential.data.{f.name}"
+    for name, value in given.items():
+        if not isinstance(value, str):
+            where = f"credential.data.{name}"
             raise BadInput(f"{where}: Input should be a valid string", where)
     with services.engine.connect() as conn:
         user = users.get(conn, who.env, body.user_id)
     who.own_user(user.id)
-    data = {f.name: body.credential.data[f.name] for f in app.credential_fields}
+    data = given  # an optional field left empty is not stored
     _test_credential(services, app, data)
     with services.engine.begin() as conn:
         cid = installs.add_credential(conn, services.ring, who.env, user.id, app.key, data)

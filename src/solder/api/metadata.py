@@ -56,7 +56,8 @@ def app_view(app: App, base_url: str) -> dict[str, Any]:
 
 
 def credential_view(app: App, base_url: str) -> dict[str, Any]:
-    """``secret`` (Solder's addition) tells a form to mask the field as it is typed."""
+    """``secret`` and ``required`` (Solder's additions) tell a form to mask the field as it is
+    typed, and whether it may be left empty."""
     return {
         "connector": app.key,
         "icon": icon_url(app.icon, base_url),
@@ -67,6 +68,7 @@ def credential_view(app: App, base_url: str) -> dict[str, Any]:
                 "displayName": f.display_name,
                 "description": f.description,
                 "secret": f.secret,
+                "required": f.required,
             }
             for f in app.credential_fields
         ],

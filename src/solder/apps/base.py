@@ -25,6 +25,8 @@ class CredentialField:
     pattern: str | None = None
     """A regular expression the whole value must match; required of a field filled into an
     OAuth URL (Shopify's shop domain), so the user cannot point Solder at another host."""
+    required: bool = True
+    """Whether the user must fill it in; an optional field left empty is not stored."""
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
 
-from solder.apps import bigcommerce, hubspot, oauth2_sandbox, shopify, slack, stripe
+from solder.apps import bigcommerce, hubspot, oauth2_sandbox, shopify, slack, snowflake, stripe
 from solder.apps.base import App
 from solder.apps.sdk import Connector, DeclarationError
 
@@ -31,6 +31,7 @@ BUILT_IN: tuple[Connector, ...] = (
     stripe.connector,
     hubspot.connector,
     shopify.connector,
+    snowflake.connector,
 )
 SANDBOX_ONLY = frozenset({"oauth2_sandbox"})
 """Apps a server offers only when their OAuth client is configured (test providers)."""

@@ -15,8 +15,8 @@ what a retry cannot fix, ``Retriable`` for what it may.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -33,6 +33,11 @@ class DestinationCall:
     step_id: str
     workflow_id: str
     user_id: str
+    credential: Mapping[str, Any] | None = field(default=None, repr=False)
+    """With ``inputs.credential: installation``: the installing user's credential for the
+    destination's ``app`` (``connection`` is then empty). Secret: never log it."""
+    endpoint: str | None = None
+    """The server's override of that app's base URL (``app_base_urls``), if any."""
 
 
 @dataclass(frozen=True)
@@ -50,19 +55,26 @@ class Destination:
     """Whether running the block twice for one step leaves the destination as running it once."""
     send: Callable[[DestinationCall], Any]
     credential: str = "connection"
-    """Where its credential comes from: ``connection`` (a named server connection)."""
+    """Where its credential comes from by default: ``connection`` (a named server connection)."""
+    app: str | None = None
+    """The app whose credential the installing user may connect instead (``inputs.credential:
+    installation``); the install modal then asks for it. None: server connections only."""
 
     def describe(self) -> dict[str, Any]:
-        return {
+        described = {
             "destination": self.key,
             "title": self.title,
             "description": self.description,
             "credential": self.credential,
+            "credentials": [self.credential, *([INSTALLATION] if self.app else [])],
             "schemes": list(self.schemes),
             "idempotent": self.idempotent,
-            "inputSchema": with_connection(self.input),
+            "inputSchema": with_connection(self.input, self.app),
             "outputSchema": self.output,
         }
+        if self.app:
+            described["app"] = self.app
+        return described
 
 
 CONNECTION = {
@@ -71,8 +83,33 @@ CONNECTION = {
 }
 
 
-def with_connection(schema: dict[str, Any]) -> dict[str, Any]:
-    """The block's whole input schema: the destination's own plus ``connection``."""
-    props = {"connection": CONNECTION, **schema.get("properties", {})}
-    required = ["connection", *schema.get("required", [])]
-    return {**schema, "type": "object", "properties": props, "required": required}
+INSTALLATION = "installation"
+CREDENTIAL = {
+    "enum": ["connection", INSTALLATION],
+    "default": "connection",
+    "description": "connection: the server connection named in connection; installation: the "
+    "installing user's own credential for the destination's app, connected in the install "
+    "modal (a literal value, not a mapping)",
+}
+
+
+def with_connection(schema: dict[str, Any], app: str | None = None) -> dict[str, Any]:
+    """The block's whole input schema: the destination's own plus ``connection`` (and, for a
+    destination an end user can connect, ``credential``: then ``connection`` is required
+    unless ``credential`` is ``installation``, and refused with it)."""
+    if app is None:
+        props = {"connection": CONNECTION, **schema.get("properties", {})}
+        required = ["connection", *schema.get("required", [])]
+        return {**schema, "type": "object", "properties": props, "required": required}
+    props = {"connection": CONNECTION, "credential": CREDENTIAL, **schema.get("properties", {})}
+    installation = {
+        "properties": {"credential": {"const": INSTALLATION}},
+        "required": ["credential"],
+    }
+    which = {
+        "if": installation,
+        "then": {"not": {"required": ["connection"]}},
+        "else": {"required": ["connection"]},
+    }
+    return {**schema, "type": "object", "properties": props,
+            "allOf": [*schema.get("allOf", []), which]}  # fmt: skip

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -11,7 +11,7 @@ from jsonschema.exceptions import best_match
 from pydantic import SecretStr
 
 from solder.destinations import DESTINATIONS
-from solder.destinations.base import Destination, DestinationCall
+from solder.destinations.base import INSTALLATION, Destination, DestinationCall
 from solder.errors import FatalError
 
 
@@ -34,7 +34,7 @@ def input_problems(destination: Destination, inputs: Mapping[str, Any]) -> list[
             problems.append((name, "required"))
     props = schema.get("properties", {})
     for name, value in inputs.items():
-        if name == "connection":
+        if name in ("connection", "credential"):
             continue
         if name not in props:
             if schema.get("additionalProperties") is False:
@@ -66,6 +66,26 @@ def connection_url(
     return url
 
 
+def credential_problems(destination: Destination, inputs: Mapping[str, Any]) -> list[str]:
+    """What is wrong with ``credential`` (and ``connection`` beside it), as ``inputs.<name>:``
+    messages; ``credential`` must be literal, since the install modal reads it."""
+    if "credential" not in inputs:
+        return []
+    if destination.app is None:
+        return [
+            f"inputs.credential: {destination.key} writes only with a server connection "
+            "(inputs.connection)"
+        ]
+    which = inputs["credential"]
+    if which not in ("connection", INSTALLATION):
+        return [f"inputs.credential: {which!r} is not connection or installation"]
+    if which != INSTALLATION:
+        return []
+    if "connection" in inputs:
+        return ["inputs.connection: give a connection or credential: installation, not both"]
+    return []
+
+
 def send(
     destination_key: str,
     inputs: dict[str, Any],
@@ -75,18 +95,38 @@ def send(
     step_id: str,
     workflow_id: str,
     user_id: str,
+    credential: Callable[[str], dict[str, Any]] | None = None,
+    endpoints: Mapping[str, str] | None = None,
 ) -> Any:
+    """``credential(app)``: the installation's credential for ``app`` (``ReconnectNeeded``
+    when it has none); ``endpoints``: the server's app base URL overrides."""
     destination = find(destination_key)
-    url = connection_url(destination, inputs.get("connection"), connections)
-    own = {k: v for k, v in inputs.items() if k != "connection"}
+    wrong = credential_problems(destination, inputs)
+    if wrong:
+        field = wrong[0].split(":", 1)[0].removeprefix("inputs.")
+        raise FatalError(wrong[0], field=field)
+    own = {k: v for k, v in inputs.items() if k not in ("connection", "credential")}
     problems = input_problems(destination, own)
     if problems:
         field, message = problems[0]
         raise FatalError(f"inputs.{field}: {message}", field=field)
+    data: dict[str, Any] | None = None
+    endpoint = None
+    if inputs.get("credential") == INSTALLATION and destination.app is not None:
+        if credential is None:  # pragma: no cover - the engine always passes it
+            raise FatalError("inputs.credential: no installation here", field="credential")
+        data = credential(destination.app)
+        endpoint = (endpoints or {}).get(destination.app)
+        url, name = "", f"the installation's {destination.app} credential"
+    else:
+        url = connection_url(destination, inputs.get("connection"), connections)
+        name = str(inputs["connection"])
     return destination.send(
         DestinationCall(
             connection=url,
-            connection_name=str(inputs["connection"]),
+            connection_name=name,
+            credential=data,
+            endpoint=endpoint,
             inputs=own,
             idempotency_key=f"{run_id}:{step_id}",
             run_id=run_id,

@@ -1,6 +1,9 @@
 """Snowflake: insert or merge rows into a table, one statement per batch, one transaction per call.
 
-The connection is a named server connection (``destination_connections``)::
+The block writes as the installing end user when it says ``credential: installation``: their
+``snowflake`` app credential (account, user, password or PEM private key, warehouse, ...;
+``from_credential``), connected in the install modal. Otherwise the connection is a named
+server connection (``destination_connections``)::
 
     snowflake://USER:PASSWORD@ACCOUNT/DATABASE/SCHEMA?warehouse=WH&role=ROLE
     snowflake://USER@ACCOUNT/DATABASE/SCHEMA?private_key_file=/etc/solder/sf.p8
@@ -25,6 +28,7 @@ Errors (the connector's, mapped in ``_translate``)::
 
     network, timeouts, Snowflake unavailable              -> RetryableError
     credentials refused, bad key file, bad URL             -> FatalError (field connection)
+    the installation's credential refused or unusable      -> ReconnectNeeded (field credential)
     unknown table or column, refused value, other SQL      -> FatalError (field table / rows)
 
 Messages are the server's, with the connection's secrets scrubbed out.
@@ -45,7 +49,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from solder.destinations.base import Destination, DestinationCall
-from solder.errors import FatalError, RetryableError, StepError
+from solder.errors import FatalError, ReconnectNeeded, RetryableError, StepError
 
 log = logging.getLogger(__name__)
 
@@ -107,17 +111,27 @@ OUTPUT: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class Connection:
-    """A parsed ``snowflake://`` URL; ``params`` are the connector's keyword arguments."""
+    """Where and as whom to connect: a parsed ``snowflake://`` URL, or the installation's
+    credential (``from_credential``); ``params`` are the connector's keyword arguments."""
 
     name: str
     account: str
     params: dict[str, Any] = field(repr=False)
     secrets: tuple[str, ...] = field(repr=False)
+    names: str = "connection"
+    """The input an error about the connection names: ``connection`` or ``credential``."""
+    pool: str = field(default="", repr=False)
+    """What idle connections are kept under (the URL, or a digest of the credential)."""
 
     def scrub(self, text: str) -> str:
         for secret in self.secrets:
             text = text.replace(secret, "***")
         return text
+
+    @property
+    def what(self) -> str:
+        """How errors name it: ``'warehouse'`` or ``the installation's snowflake credential``."""
+        return repr(self.name) if self.names == "connection" else self.name
 
 
 def _bad_url(name: str, why: str) -> FatalError:
@@ -168,33 +182,141 @@ def parse_url(url: str, name: str) -> Connection:
     else:
         raise _bad_url(name, "needs a password or private_key_file")
     shown = tuple(sorted(secrets - {""}, key=len, reverse=True))
-    return Connection(name=name, account=account, params=params, secrets=shown)
+    return Connection(name=name, account=account, params=params, secrets=shown, pool=url)
 
 
 def _private_key(name: str, query: Mapping[str, str]) -> bytes:
     """The key file's key as DER (PKCS#8), the form the connector's key-pair auth takes."""
-    from cryptography.hazmat.primitives import serialization
-
-    passphrase = query.get("private_key_file_pwd")
     try:
         pem = Path(query["private_key_file"]).read_bytes()
     except OSError as exc:
         raise _bad_url(
             name, f"names a private_key_file that cannot be read ({exc.strerror})"
         ) from None
+    der = der_key(pem, query.get("private_key_file_pwd"))
+    if der is None:
+        raise _bad_url(
+            name, "has a private_key_file that is not a PEM private key, or a wrong passphrase"
+        )
+    return der
+
+
+def der_key(pem: bytes, passphrase: str | None) -> bytes | None:
+    """A PEM private key (PKCS#8, encrypted or not) as unencrypted DER PKCS#8; None when it
+    is not a private key or the passphrase does not open it."""
+    from cryptography.hazmat.primitives import serialization
+
     try:
         key = serialization.load_pem_private_key(
             pem, password=passphrase.encode() if passphrase else None
         )
     except (ValueError, TypeError):
-        raise _bad_url(
-            name, "has a private_key_file that is not a PEM private key, or a wrong passphrase"
-        ) from None
+        return None
     return key.private_bytes(
         serialization.Encoding.DER,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
+
+
+# --- the installation's own credential ----------------------------------------------------
+
+CREDENTIAL_NAME = "the installation's snowflake credential"
+DEFAULT_HOST = "snowflakecomputing.com"
+"""The app's default base URL names this host: the connector then finds the account's own
+host (``<account>.snowflakecomputing.com``). Any other base URL the server sets for the app
+(``app_base_urls``: a private link, the tests' emulator) is where it connects."""
+PEM = re.compile(r"-----BEGIN ([A-Z ]+)-----(.*?)-----END \1-----", re.S)
+
+
+class CredentialProblem(ReconnectNeeded):
+    """The stored credential cannot be used as it is; ``part`` is the credential's field."""
+
+    def __init__(self, part: str, why: str) -> None:
+        super().__init__(f"inputs.credential: {CREDENTIAL_NAME}: {part} {why}", field="credential")
+        self.part = part
+        self.why = why
+
+
+def pem_text(text: str) -> bytes:
+    """A pasted PEM key with its line breaks restored (a one-line form field drops them)."""
+    found = PEM.search(text.strip())
+    if found is None:
+        return text.strip().encode()
+    label, body = found.group(1), "".join(found.group(2).split())
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    return "\n".join([f"-----BEGIN {label}-----", *lines, f"-----END {label}-----", ""]).encode()
+
+
+def _text(credential: Mapping[str, Any], part: str) -> str:
+    value = credential.get(part)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def from_credential(credential: Mapping[str, Any], endpoint: str | None = None) -> Connection:
+    """The connector's arguments from an app credential (the ``snowflake`` app's fields);
+    ``endpoint``: the server's base URL for the app. Problems raise ``CredentialProblem``."""
+    import hashlib
+
+    account, user = _text(credential, "account"), _text(credential, "user")
+    if not ACCOUNT.match(account):
+        raise CredentialProblem("account", "is not an account identifier (orgname-account)")
+    if not user:
+        raise CredentialProblem("user", "is required")
+    params: dict[str, Any] = {"user": user, "account": account, "paramstyle": "qmark"}
+    params |= {"login_timeout": LOGIN_TIMEOUT, "network_timeout": NETWORK_TIMEOUT}
+    params["session_parameters"] = {"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False}
+    for part in ("database", "schema"):
+        value = _text(credential, part)
+        if value and not IDENTIFIER.match(value):
+            raise CredentialProblem(part, "is not a plain Snowflake identifier")
+        if value:
+            params[part] = value
+    for part in ("warehouse", "role"):
+        if _text(credential, part):
+            params[part] = _text(credential, part)
+    password, key = _text(credential, "password"), _text(credential, "privateKey")
+    passphrase = _text(credential, "privateKeyPassphrase")
+    if key:
+        der = der_key(pem_text(key), passphrase or None)
+        if der is None:
+            raise CredentialProblem(
+                "privateKey",
+                "is not a PEM private key (PKCS#8), or privateKeyPassphrase does not open it",
+            )
+        params["private_key"] = der
+    elif password:
+        params["password"] = password
+    else:
+        raise CredentialProblem("password", "or privateKey is required")
+    parts = urlsplit(endpoint or "")
+    if parts.hostname and parts.hostname != DEFAULT_HOST:
+        params["host"] = parts.hostname
+        params["protocol"] = parts.scheme or "https"
+        params["port"] = parts.port or (443 if params["protocol"] == "https" else 80)
+    secrets = {password, key, passphrase} - {""}
+    digest = hashlib.sha256(repr(sorted(params.items())).encode()).hexdigest()
+    return Connection(
+        name=CREDENTIAL_NAME, account=account, params=params, names="credential",
+        secrets=tuple(sorted(secrets, key=len, reverse=True)), pool=f"credential:{digest}",
+    )  # fmt: skip
+
+
+def check_login(credential: Mapping[str, Any], endpoint: str | None) -> None:
+    """Log in with the credential and out again: ``ReconnectNeeded`` (a ``CredentialProblem``
+    for one that cannot be used as it is) when Snowflake refuses it, ``RetryableError`` when
+    it cannot be reached."""
+    target = from_credential(credential, endpoint)
+    import snowflake.connector
+    from snowflake.connector import errors as sf
+
+    failure: StepError | None = None
+    try:
+        snowflake.connector.connect(**target.params).close()
+    except (sf.Error, OSError) as exc:
+        failure = _translate(exc, target, "")
+    if failure is not None:
+        raise failure  # outside the except block: no reference to the connector's error
 
 
 # --- connections, reused ------------------------------------------------------------------
@@ -212,8 +334,9 @@ class _Lease:
     ok: bool = False
 
 
-def _take(url: str, target: Connection) -> _Lease:
+def _take(target: Connection) -> _Lease:
     """An idle connection younger than ``MAX_AGE`` seconds, or a new one."""
+    url = target.pool
     stale: list[Any] = []
     found: _Lease | None = None
     with _lock:
@@ -402,13 +525,16 @@ def send(call: DestinationCall) -> dict[str, Any]:
                               "statements": len(statements)}  # fmt: skip
     if not statements:
         return result
-    target = parse_url(call.connection, call.connection_name)
+    if call.credential is not None:
+        target = from_credential(call.credential, call.endpoint)
+    else:
+        target = parse_url(call.connection, call.connection_name)
     from snowflake.connector import errors as sf
 
     failure: StepError | None = None
     lease: _Lease | None = None
     try:
-        lease = _take(call.connection, target)
+        lease = _take(target)
         lease.conn.autocommit(False)
         cur = lease.conn.cursor()
         try:
@@ -454,10 +580,10 @@ def _translate(exc: Exception, target: Connection, table: str) -> StepError:
     text = target.scrub(str(getattr(exc, "msg", None) or exc)).strip()
     where = f"Snowflake ({target.account})"
     if errno in CREDENTIAL_ERRNOS:
-        return FatalError(
-            f"inputs.connection: {where} refused the credentials of {target.name!r}: {text}",
-            field="connection",
-        )
+        refused = f"inputs.{target.names}: {where} refused the credentials of {target.what}: {text}"
+        if target.names == "credential":  # the end user's to fix: connect again
+            return ReconnectNeeded(refused, field="credential")
+        return FatalError(refused, field="connection")
     if isinstance(exc, sf.ProgrammingError):
         if errno == 2003:
             return FatalError(f"inputs.table: {table} does not exist or is not authorized: "
@@ -466,7 +592,8 @@ def _translate(exc: Exception, target: Connection, table: str) -> StepError:
     if isinstance(exc, sf.DataError | sf.IntegrityError | sf.NotSupportedError):
         return FatalError(f"inputs.rows: {where} refused a value: {text}", field="rows")
     return RetryableError(
-        f"inputs.connection: {target.name!r}: {where} is not reachable or failed: {text}"
+        f"inputs.{target.names}: {target.what}: {where} is not reachable or failed: {text}",
+        field=target.names,
     )
 
 
@@ -480,4 +607,5 @@ SNOWFLAKE = Destination(
     schemes=("snowflake",),
     idempotent=False,
     send=send,
+    app="snowflake",
 )

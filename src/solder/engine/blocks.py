@@ -84,6 +84,8 @@ def run_block(call: BlockCall, inp: dict[str, Any]) -> Any:
             step_id=call.step_id,
             workflow_id=call.workflow_id,
             user_id=call.user_id,
+            credential=lambda app: call.credential(app),
+            endpoints=call.services.settings.app_base_urls,
         )
     if isinstance(block, CodeBlock):
         cfg = call.services.settings.engine

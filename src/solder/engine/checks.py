@@ -96,7 +96,13 @@ def _check_destination(block: DestinationBlock, at: str, fields: set[str]) -> li
     literal = {k: v for k, v in block.inputs.items() if not _has_mapping(v)}
     given = set(block.inputs) | fields
     problems = []
-    if "connection" not in given:
+    if "credential" in fields or _has_mapping(block.inputs.get("credential")):
+        problems.append(f"{at}.inputs.credential: must be written in the workflow (the install "
+                        "modal reads it), not mapped or asked of the user")  # fmt: skip
+    else:
+        problems += [f"{at}.{p}" for p in sending.credential_problems(destination, block.inputs)]
+    installation = block.inputs.get("credential") == "installation"
+    if "connection" not in given and not installation:
         problems.append(f"{at}.inputs.connection: required (as an input or a user field)")
     for name, message in sending.input_problems(destination, literal):
         if message == "required" and name in given:

@@ -127,6 +127,17 @@ class DestinationBlock(BlockBase):
     type: Literal["destination"]
     destination: str = Field(min_length=1, max_length=64)
 
+    @property
+    def app(self) -> str | None:
+        """The app whose credential the installing user connects, with ``inputs.credential:
+        installation`` (the install modal asks for it, the run writes with it)."""
+        if self.inputs.get("credential") != "installation":
+            return None
+        from solder.destinations import DESTINATIONS  # values only; no client is loaded
+
+        found = DESTINATIONS.get(self.destination)
+        return found.app if found is not None else None
+
 
 class CodeBlock(BlockBase):
     """A JavaScript ``main(input)`` run in a sandbox; ``inputs`` is what it receives."""

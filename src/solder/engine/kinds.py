@@ -147,6 +147,7 @@ KINDS: dict[str, BlockKind] = {
                     "table": {"type": "string"},
                     "mode": {"type": "string"},
                     "rows": {"type": "integer"},
+                    "statements": {"type": "integer", "description": "INSERT statements sent"},
                 }
             ),
             side_effects=True,
@@ -205,12 +206,31 @@ KINDS: dict[str, BlockKind] = {
         BlockKind(
             "iterate",
             "Iterate",
-            "run the nested blocks once per item (item and index in scope)",
+            "run the nested blocks once per item (item and index in scope); collect a value "
+            "per item into items, e.g. rows for one SQL or destination block after it",
             _obj(
-                {"items": {"type": "array"}, "maxItems": {"type": "integer", "minimum": 1}},
+                {
+                    "items": {"type": "array"},
+                    "maxItems": {"type": "integer", "minimum": 1},
+                    "collect": {
+                        "description": "evaluated once per item after its blocks ran (item, "
+                        "index and the item's blocks in scope); the values, nulls left out, "
+                        "are the output's items"
+                    },
+                },
                 ("items",),
             ),
-            _obj({"count": {"type": "integer"}}, ("count",)),
+            _obj(
+                {
+                    "count": {"type": "integer"},
+                    "items": {
+                        "type": "array",
+                        "description": "what collect gave for each item, in order (only "
+                        "when collect is set)",
+                    },
+                },
+                ("count",),
+            ),
         ),
     )
 }

@@ -74,6 +74,10 @@ MAX_DOUBLINGS = 64
 exponent keeps ``2 ** n`` a float when ``engine.max_attempts`` is in the thousands."""
 
 
+COLLECT = "collect"
+"""The iterate input evaluated once per item, after the item's blocks: its values, in
+order, are the iterate's ``items`` output."""
+
 RATE_LIMIT_WAIT_MAX = 3600.0
 """The longest a run waits on one 429's ``Retry-After``."""
 
@@ -303,8 +307,36 @@ class RunExecution:
                     self._sequence(block.default, scope)
             elif isinstance(block, IterateBlock):
                 items = self._items_of(block, scope)
+                collected: list[Any] = []
                 for index, item in enumerate(items):
-                    self._sequence(block.blocks, scope.item(index, item))
+                    inner = scope.item(index, item)
+                    self._sequence(block.blocks, inner)
+                    if COLLECT in block.inputs:
+                        collected.append(self._collect(block, inner))
+                if COLLECT in block.inputs:
+                    self._collected(block, scope, output, collected)
+
+    def _collect(self, block: IterateBlock, inner: Scope) -> Any:
+        """``inputs.collect`` evaluated in one iteration's scope, after its blocks ran."""
+        self._keep_lease()
+        context = {**inner.context, "config": self.install.config.get(block.id or "", {})}
+        try:
+            return mapping.render(block.inputs[COLLECT], context, path=f"inputs.{COLLECT}")
+        except SolderError as exc:
+            message = f"block {block.key} (item {inner.suffix.rsplit('#', 1)[-1]}): {exc.message}"
+            self._fail_run(block, message)
+            raise Halt("failed") from None
+
+    def _collected(
+        self, block: IterateBlock, scope: Scope, output: Any, collected: list[Any]
+    ) -> None:
+        """The iterate's output gains ``items``: what each iteration collected, in order,
+        nulls left out. It is stored with the next commit (it can always be rebuilt from the
+        iterations' stored results, so it need not be committed at once)."""
+        done = {**output, "items": [value for value in collected if value is not None]}
+        scope.outputs[block.key] = done
+        self.pending.append(partial(runs.set_output, run_id=self.run_id,
+                                    block_id=f"{block.id}{scope.suffix}", output=done))  # fmt: skip
 
     def _items_of(self, block: IterateBlock, scope: Scope) -> list[Any]:
         """The items an iterate step chose: from its recorded input, or just computed."""
@@ -323,6 +355,8 @@ class RunExecution:
         self.position += 1
         previous = self.done.get(step_id)
         if previous is not None and previous.status == "succeeded":
+            # walking a long run's stored steps (an iterate's thousand items) takes time too
+            self._keep_lease()
             output = previous.output
         else:
             attempts = 0 if previous is None else int(previous.attempts)
@@ -357,8 +391,11 @@ class RunExecution:
         began = time.perf_counter()
         try:
             context = {**scope.context, "config": config}
+            template = block.inputs
+            if isinstance(block, IterateBlock):  # collect is evaluated per item, later
+                template = {k: v for k, v in template.items() if k != COLLECT}
             try:
-                rendered = mapping.render(block.inputs, context)
+                rendered = mapping.render(template, context)
             except SolderError as exc:
                 raise FatalError(f"block {block.key}: {exc.message}", field=exc.field) from exc
             assert isinstance(rendered, dict)
@@ -556,13 +593,22 @@ class RunExecution:
             )  # fmt: skip
             log.warning("%s %.2fs: %s", why, delay, message, extra=extra)
             return "queued"
+        self._fail_run(block, message, partial(record, status="failed", error=message),
+                       extra=extra)  # fmt: skip
+        return "failed"
+
+    def _fail_run(
+        self, block: AnyBlock, message: str, *writes: Write, extra: dict[str, Any] | None = None
+    ) -> None:
+        """Commit the run's failure at ``block`` (with ``writes``) and its error notice."""
         error = {"message": message, "block": block.name or block.key, "blockId": block.id}
         self._commit(
-            partial(record, status="failed", error=message),
+            *writes,
             partial(runs.finish, run_id=self.run_id, fence=self.fence, status="failed",
                     error=error),
             self._notice(block, message),
             renew=False,
         )  # fmt: skip
+        if extra is None:
+            extra = {"run_id": self.run_id, "block": block.key, "install_id": self.install.id}
         log.error("run failed at block %s: %s", block.key, message, extra=extra)
-        return "failed"

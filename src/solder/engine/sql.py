@@ -141,8 +141,9 @@ OUTPUT_SCHEMA: dict[str, Any] = {
         "table": {"type": "string"},
         "mode": {"enum": ["insert", "upsert"]},
         "rows": {"type": "integer", "minimum": 0, "description": "input rows written"},
+        "statements": {"type": "integer", "minimum": 0, "description": "INSERT statements sent"},
     },
-    "required": ["table", "mode", "rows"],
+    "required": ["table", "mode", "rows", "statements"],
     "additionalProperties": False,
 }
 
@@ -177,7 +178,7 @@ def write_rows(
     if not 1 <= batch_size <= MAX_BATCH:
         raise FatalError(f"inputs.batchSize: must be 1 to {MAX_BATCH}", field="batchSize")
     batch = _input_rows(rows, target.backend)
-    result = {"table": table, "mode": mode, "rows": len(batch)}
+    result: dict[str, Any] = {"table": table, "mode": mode, "rows": len(batch), "statements": 0}
     if not batch:
         return result
     cached = _cached(parsed)
@@ -198,6 +199,7 @@ def write_rows(
                     running = Running(tbl.table, run[start : start + per_statement])
                     statement = _statement(tbl.table, target.backend, keys, running.rows, mode)
                     conn.execute(statement.values(running.params))
+                    result["statements"] += 1
     except SQLAlchemyError as exc:
         cached.forget(target)
         failure = translate(exc, target, running)

@@ -435,6 +435,15 @@ def record_block(
     raw.execute(_RESULT_INSERT, params)
 
 
+def set_output(conn: Connection, run_id: str, block_id: str, output: Any) -> None:
+    """Replace the stored output of a finished step (an iterate's, once it has ``items``)."""
+    conn.execute(
+        update(block_results)
+        .where(block_results.c.run_id == run_id, block_results.c.block_id == block_id)
+        .values(output=output)
+    )
+
+
 def release_all_leases(conn: Connection) -> int:
     """Embedded mode only: at start no other process can hold a lease, so free them all."""
     result = conn.execute(

@@ -185,7 +185,7 @@
     var pairs = [];
     var rows = app.properties.map(function (prop) {
       var id = "cred-" + app.app + "-" + prop.name;
-      var spec = { name: prop.name, required: true, secret: prop.secret };
+      var spec = { name: prop.name, required: prop.required !== false, secret: prop.secret };
       var input = control(id, spec, null);
       pairs.push({ input: input, spec: spec });
       return row(id, prop.displayName || prop.name, input, prop.description);
@@ -219,7 +219,7 @@
     // those fields first; they go to /headless/oauthUrl, which checks them.
     var pairs = app.properties.map(function (prop) {
       var id = "cred-" + app.app + "-" + prop.name;
-      var spec = { name: prop.name, required: true, secret: prop.secret };
+      var spec = { name: prop.name, required: prop.required !== false, secret: prop.secret };
       return { input: control(id, spec, null), spec: spec, prop: prop, id: id };
     });
     var button = h("button", { type: pairs.length ? "submit" : "button", class: "primary",
