@@ -8,7 +8,7 @@ route matching), which together cost about as much as the handler itself
 ``Content-Length`` within the limit, no ``Origin`` and no ``x-api-version`` header. Anything
 else (a browser's request, a chunked body, a version header to check) goes through the stack
 as for any other route, so every answer stays the same; errors get the same
-``{"message": ...}`` bodies.
+``{"message": ..., "field": ...}`` bodies.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from solder.api.errors import answer
+from solder.api.errors import body as error_body
 from solder.api.versioning import PATH_VERSIONS
 
 Handler = Callable[[Request], Awaitable[Any]]
@@ -46,7 +47,7 @@ class Api(FastAPI):
             status, body = 200, await handler(Request(scope, receive))
         except Exception as exc:  # noqa: BLE001 - every error becomes its answer, as elsewhere
             status, message = answer(exc)
-            body = {"message": message}
+            body = error_body(exc, message)
         raw = json.dumps(body).encode()
         headers = [_JSON, (b"content-length", str(len(raw)).encode())]
         await send({"type": "http.response.start", "status": status, "headers": headers})
