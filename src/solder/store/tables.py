@@ -251,6 +251,9 @@ runs = Table(
     Index(None, "user_id"),
     Index(None, "environment", "created_at", "id"),  # the explorer's newest page
     Index(None, "environment", "status", "created_at", "id"),  # ... of one status
+    Index(None, "environment", "workflow_id", "created_at", "id"),  # ... of one workflow
+    Index(None, "environment", "user_id", "created_at", "id"),  # ... of one user
+    Index(None, "environment", "version_id", "created_at", "id"),  # ... of one version
 )
 
 block_results = Table(

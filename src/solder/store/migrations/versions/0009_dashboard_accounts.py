@@ -1,12 +1,18 @@
-"""Dashboard accounts: an email and an argon2id password hash, logging in to the dashboard
+"""Dashboard accounts; runs by workflow, user and version in creation order
 
 Revision ID: 0009
 Revises: 0007
 Create Date: 2026-12-02 05:00:00
 
-Made by the operator with ``solder accounts create``; an account opens a dashboard session
-in each environment it may see (ADR 0014). Written beside 0008 (made in parallel): when
-both are merged, this one revises 0008.
+Accounts (an email and an argon2id password hash) are made by the operator with ``solder
+accounts create``; an account opens a dashboard session in each environment it may see (ADR
+0014).
+
+The runs explorer filtered by workflow, by user or by released version read their newest
+page, and count their runs, from ``(environment, <filter>, created_at, id)`` instead of
+walking every run of the environment (``bench/dashboard.py`` found those walks).
+
+Written beside 0008 (made in parallel): when both are merged, this one revises 0008.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ down_revision = "0007"
 branch_labels = None
 depends_on = None
 
+RUN_FILTERS = ("workflow_id", "user_id", "version_id")
+
 
 def upgrade() -> None:
     op.create_table(
@@ -34,7 +42,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_dashboard_accounts")),
         sa.UniqueConstraint("email", name=op.f("uq_dashboard_accounts_email")),
     )
+    with op.batch_alter_table("runs", schema=None) as batch_op:
+        for column in RUN_FILTERS:
+            batch_op.create_index(
+                batch_op.f(f"ix_runs_environment_{column}_created_at_id"),
+                ["environment", column, "created_at", "id"],
+            )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("runs", schema=None) as batch_op:
+        for column in reversed(RUN_FILTERS):
+            batch_op.drop_index(batch_op.f(f"ix_runs_environment_{column}_created_at_id"))
     op.drop_table("dashboard_accounts")
