@@ -44,6 +44,7 @@ def test_every_dashboard_list_reads_through_a_fitting_index(
     seeded = dashboard.seed(engine, 300, 3_000)
     assert seeded.counts["runs"] == 3_000
     assert seeded.counts["workflow_installs"] == 600
+    assert seeded.counts["credentials"] == 300
     todo = dashboard.calls(seeded, 300)
 
     found = dashboard.plans(database_url, SECRET, key, todo, force_index=True)
