@@ -4,10 +4,10 @@ Seeds a fresh database through the store layer in bulk (``solder.store`` tables,
 rows per statement; the catalog with the store's own functions): one integration of two
 released workflows (two versions each), ``--users`` users each with one installation of
 both and a credential (one in 50 needing a reconnect), and ``--runs`` runs spread over the
-last 30 days (85 % succeeded, 15 % failed), each with its event and two block results. Then it starts ``solder serve --no-workers`` on that
-database, logs in as the dashboard does (the session cookie and ``x-solder-dashboard``),
-and times each call the dashboard's lists make, ``--repeat`` times after two warm-ups:
-p50, p95 and max in milliseconds.
+last 30 days (85 % succeeded, 15 % failed), each with its event and two block results.
+Then it starts ``solder serve --no-workers`` on that database, logs in as the dashboard
+does (the session cookie and ``x-solder-dashboard``), and times each call the dashboard's
+lists make, ``--repeat`` times after two warm-ups: p50, p95 and max in milliseconds.
 
 Each call is also made once in this process against the same database while every SQL
 statement it runs is recorded, and each statement that reads a large table (users,
