@@ -107,11 +107,10 @@ def log_in_with_account(
         limits.address.failed(address)
         raise Unauthorized("login: wrong email or password")
     limits.account.clear(email)
-    rehashed = None
-    if passwords.needs_rehash(row.password_hash):
-        rehashed = passwords.hash_password(body.password)
     with services.engine.begin() as conn:
-        dashboard_accounts.logged_in(conn, row.id, rehashed)
+        dashboard_accounts.logged_in(
+            conn, row.id, passwords.upgraded(row.password_hash, body.password)
+        )
     envs = dashboard_accounts.environments_of(row)
     for env in envs:
         token = mint_dashboard_token(services.token_secret, env, account_id=row.id)

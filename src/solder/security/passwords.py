@@ -49,6 +49,8 @@ def verify(stored: str | None, password: str) -> bool:
     return matched and stored is not None
 
 
-def needs_rehash(stored: str) -> bool:
-    """Whether a matched hash was made with weaker settings than today's (rehash it then)."""
-    return _hasher.check_needs_rehash(stored)
+def upgraded(stored: str, password: str) -> str | None:
+    """A new hash of a password that just matched ``stored``, when ``stored`` was made with
+    weaker settings than today's; None when it is current. (No length check: the password
+    was accepted when it was set.)"""
+    return _hasher.hash(password) if _hasher.check_needs_rehash(stored) else None
