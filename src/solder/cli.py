@@ -151,6 +151,95 @@ def keys_rotate_encryption(batch_size: int) -> None:
         sys.exit(1)
 
 
+@main.group()
+def accounts() -> None:
+    """Dashboard accounts: an email and a password logging in to the dashboard (ADR 0014)."""
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        line = sys.stdin.readline()
+        return line[:-1] if line.endswith("\n") else line
+    return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+@accounts.command("create")
+@click.option("--email", required=True, help="the address the account logs in with")
+@click.option(
+    "--env",
+    "environments",
+    type=click.Choice(["development", "production"]),
+    multiple=True,
+    help="an environment it may see (repeat for both); default both",
+)
+@click.option("--password-stdin", is_flag=True, help="read the password from standard input")
+def accounts_create(email: str, environments: tuple[str, ...], password_stdin: bool) -> None:
+    """Make an account; the password is asked for (twice) or read from standard input."""
+    from solder.security import passwords
+    from solder.store import dashboard_accounts, migrate
+    from solder.store.db import make_engine
+
+    try:
+        email = dashboard_accounts.normal_email(email)
+        hashed = passwords.hash_password(_password(password_stdin))
+    except SolderError as exc:
+        raise click.BadParameter(exc.message) from exc
+    engine = make_engine(Settings().database_url)
+    try:
+        migrate.upgrade(engine)
+        with engine.begin() as conn:
+            dashboard_accounts.create(
+                conn, email, hashed, environments or ("development", "production")
+            )
+    except SolderError as exc:
+        raise click.ClickException(exc.message) from exc
+    finally:
+        engine.dispose()
+    click.echo(f"account {email} made ({', '.join(environments or ('development', 'production'))})")
+
+
+@accounts.command("list")
+def accounts_list() -> None:
+    """Each account: email, environments, when made, last login (never the password)."""
+    from solder.store import dashboard_accounts, migrate
+    from solder.store.db import make_engine
+
+    engine = make_engine(Settings().database_url)
+    try:
+        migrate.upgrade(engine)
+        with engine.connect() as conn:
+            rows = dashboard_accounts.list_all(conn)
+    finally:
+        engine.dispose()
+    for row in rows:
+        last = row.last_login_at.isoformat(timespec="seconds") if row.last_login_at else "never"
+        click.echo(
+            f"{row.email}\t{row.environments}\tmade {row.created_at.isoformat(timespec='seconds')}"
+            f"\tlast login {last}"
+        )
+    if not rows:
+        click.echo("no accounts", err=True)
+
+
+@accounts.command("delete")
+@click.option("--email", required=True)
+def accounts_delete(email: str) -> None:
+    """Delete an account; its open dashboard sessions stop working at once."""
+    from solder.store import dashboard_accounts, migrate
+    from solder.store.db import make_engine
+
+    engine = make_engine(Settings().database_url)
+    try:
+        migrate.upgrade(engine)
+        with engine.begin() as conn:
+            gone = dashboard_accounts.delete_(conn, email)
+    finally:
+        engine.dispose()
+    if not gone:
+        raise click.ClickException(f"email: no account for {email.strip().lower()}")
+    click.echo(f"account {email.strip().lower()} deleted")
+
+
 @main.command()
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--release", is_flag=True, help="release every workflow whose draft changed")

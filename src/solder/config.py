@@ -66,6 +66,17 @@ class EgressSettings(BaseModel):
     )
 
 
+class LoginSettings(BaseModel):
+    """How many failed dashboard logins are allowed before the next are refused (429).
+
+    Counted per account email and per client address, in each API process, over a window.
+    """
+
+    failures_per_account: int = Field(default=5, ge=1, le=1000)
+    failures_per_address: int = Field(default=20, ge=1, le=100_000)
+    window_seconds: int = Field(default=900, ge=1, le=86_400)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SOLDER_", env_nested_delimiter="__")
 
@@ -138,3 +149,4 @@ class Settings(BaseSettings):
     log_json: bool = False
     engine: EngineSettings = Field(default_factory=EngineSettings)
     egress: EgressSettings = Field(default_factory=EgressSettings)
+    login: LoginSettings = Field(default_factory=LoginSettings)

@@ -12,6 +12,7 @@ Every error Solder raises on purpose derives from :class:`SolderError` and carri
     ├── Forbidden             a key that may not do this: 403
     ├── NotFound              unknown id (or one in the other environment): 404
     ├── Conflict              the request clashes with stored state: 409
+    ├── Throttled             too many failed attempts: 429 with Retry-After
     └── StepError             raised while a run executes a block
         ├── RetryableError    try the block again later (optional ``retry_after`` seconds)
         ├── ReconnectNeeded   the user's credential was refused: fail, tell the user to reconnect
@@ -72,6 +73,17 @@ class NotFound(SolderError):
 class Conflict(SolderError):
     code = "conflict"
     status = 409
+
+
+class Throttled(SolderError):
+    """Too many failed attempts of something guarded (a dashboard login): wait, then retry."""
+
+    code = "throttled"
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class StepError(SolderError):

@@ -12,6 +12,8 @@ from typing import Any
 import httpx2
 import pytest
 
+from solder.security import passwords
+from solder.store import dashboard_accounts
 from tests.conftest import Server
 from tests.eventflow import WORKFLOW_NAME, Installed, StreamBlock, fire, install_flow, write_flow
 from tests.flows import ok, push_quickstart, settled, wait_until
@@ -91,7 +93,7 @@ def test_log_in_browse_find_a_failed_run_rerun_it_and_manage_the_installation(
     # production beside development
     page.get_by_role("link", name="Overview").click()
     page.get_by_label("API key").last.fill(server.prod_key)
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("form", name="Log in to production").get_by_role("button").click()
     page.wait_for_url("**/#/production/integrations")
     page.get_by_role("link", name="Overview").click()
     both = page.locator(".side > section")
@@ -199,3 +201,33 @@ def test_keys_are_made_shown_once_and_revoked_and_settings_saved(
     assert ok(api.get("/manage/settings"))["data"] == {
         "errorWebhookUrl": url, "frameAncestors": framing, "errorEventBridge": None,
     }  # fmt: skip
+
+
+def test_an_account_logs_in_to_both_environments_from_the_login_page(
+    server: Server, page: Any
+) -> None:
+    password = "correct horse battery staple"
+    with server.services.engine.begin() as conn:
+        dashboard_accounts.create(conn, "ops@example.com", passwords.hash_password(password),
+                                  ["development", "production"])  # fmt: skip
+    main = page.locator("main")
+    form = main.get_by_role("form", name="Log in with an account")
+    form.get_by_label("Email").fill("ops@example.com")
+    form.get_by_label("Password").fill("not the password at all")
+    shot(page, "dashboard-login")
+    form.get_by_role("button", name="Log in").click()
+    form.get_by_role("alert").get_by_text("wrong email or password").wait_for()
+
+    form.get_by_label("Password").fill(password)
+    form.get_by_label("Password").press("Enter")
+    page.wait_for_url("**/#/development/integrations")
+    page.get_by_role("link", name="Overview").click()
+    both = page.locator(".side > section")
+    both.nth(0).get_by_text("logged in").wait_for()
+    both.nth(1).get_by_text("logged in").wait_for()
+    assert main.get_by_role("form").count() == 0  # no login form left to show
+    assert page.evaluate("document.cookie") == ""  # the sessions are HttpOnly
+    envs = page.get_by_role("navigation", name="Environments")
+    envs.get_by_role("link", name="production").click()
+    page.wait_for_url("**/#/production/integrations")
+    page.get_by_role("heading", name="Integrations").wait_for()

@@ -65,6 +65,7 @@ def create_app(services: Services, *, workers: bool = True) -> Api:
         lifespan=lifespan,
     )
     app.state.services = services
+    app.state.login_limits = sessions.LoginLimits(services.settings.login)
     ops.install(app, pool)
     errors.install(app)
     # slack_events' fixed /hooks/slack/events before hooks' /hooks/{app_key}/{install_id}

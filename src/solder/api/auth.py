@@ -12,8 +12,8 @@ from sqlalchemy import Connection
 from solder.errors import Forbidden, NotFound, Unauthorized
 from solder.runtime.services import Services
 from solder.security import keys
-from solder.security.tokens import read_dashboard_token, read_user_token
-from solder.store import accounts, users
+from solder.security.tokens import DashboardClaims, read_dashboard_token, read_user_token
+from solder.store import accounts, dashboard_accounts, users
 
 ENVIRONMENTS = keys.ENVIRONMENTS
 _CACHE_SECONDS = 30.0
@@ -103,16 +103,34 @@ def caller(request: Request) -> Caller:
     raise Unauthorized("Authorization: missing API key (send 'Authorization: Bearer <key>')")
 
 
+def session_environment(services: Services, claims: DashboardClaims) -> str | None:
+    """The environment a session's cookie still opens: its key's, if the key is not revoked;
+    its account's, if the account still exists and may still see it (read on every call, so
+    deleting an account or taking an environment from it ends its sessions at once)."""
+    if claims.key_hash is not None:
+        env = key_environment(services, claims.key_hash)
+        return env if env == claims.environment else None
+    if claims.account_id is None:
+        return None
+    with services.reader.connect() as conn:
+        row = dashboard_accounts.by_id(conn, claims.account_id)
+    if row is None or claims.environment not in dashboard_accounts.environments_of(row):
+        return None
+    return claims.environment
+
+
 def _dashboard_caller(services: Services, request: Request, env: str) -> Caller:
     """A call from the dashboard: the session cookie of the environment its header names."""
     if env not in ENVIRONMENTS:
         raise Unauthorized(f"{DASHBOARD_HEADER}: expected one of {list(ENVIRONMENTS)}")
     cookie = request.cookies.get(session_cookie(env))
     if not cookie:
-        raise Unauthorized(f"session: not logged in to {env}; log in with an API key")
+        raise Unauthorized(f"session: not logged in to {env}; log in with an API key or account")
     claims = read_dashboard_token(services.token_secret, cookie)
-    if claims.environment != env or key_environment(services, claims.key_hash) != env:
-        raise Unauthorized("session: the key it was opened with is revoked; log in again")
+    if claims.environment != env or session_environment(services, claims) != env:
+        raise Unauthorized(
+            "session: the key or account it was opened with is revoked; log in again"
+        )
     return Caller(env=env, key_hash=claims.key_hash)
 
 

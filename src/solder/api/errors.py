@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -11,7 +12,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException
 
-from solder.errors import SolderError, StepError
+from solder.errors import SolderError, StepError, Throttled
 
 log = logging.getLogger("solder.api")
 
@@ -83,7 +84,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def error(_: Request, exc: Exception) -> JSONResponse:
         status, message = answer(exc)
-        return JSONResponse(body(exc, message), status_code=status)
+        headers = None
+        if isinstance(exc, Throttled):
+            headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
+        return JSONResponse(body(exc, message), status_code=status, headers=headers)
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:

@@ -1,12 +1,19 @@
-"""A cap on request bodies: an oversized event is refused before it is read, never stored.
+"""Limits on what a caller may send: request body size, and failed attempts per key.
 
-``Content-Length`` over the cap gets a 413 at once; a body sent without a length (chunked)
-is counted as it arrives and refused when it passes the cap.
+``BodyLimit``: ``Content-Length`` over the cap gets a 413 at once; a body sent without a
+length (chunked) is counted as it arrives and refused when it passes the cap.
+
+``FailureLimit``: failures counted per key (an account's email, a client address) over a
+fixed window; once a key reaches the limit, :meth:`FailureLimit.wait` says how long until
+its window ends. Held in memory by each process.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -64,3 +71,53 @@ class BodyLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+class FailureLimit:
+    def __init__(
+        self,
+        limit: int,
+        window: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 100_000,
+    ) -> None:
+        self.limit = limit
+        self.window = window
+        self.clock = clock
+        self.max_keys = max_keys
+        self._seen: dict[str, tuple[float, int]] = {}  # key -> (window start, failures)
+        self._lock = threading.Lock()
+
+    def wait(self, key: str) -> float | None:
+        """Seconds until ``key`` may try again, or None when it may now."""
+        with self._lock:
+            entry = self._seen.get(key)
+            if entry is None:
+                return None
+            left = entry[0] + self.window - self.clock()
+            if left <= 0:
+                del self._seen[key]
+                return None
+            return left if entry[1] >= self.limit else None
+
+    def failed(self, key: str) -> None:
+        with self._lock:
+            now = self.clock()
+            start, count = self._seen.pop(key, (now, 0))
+            if start + self.window <= now:
+                start, count = now, 0
+            self._seen[key] = (start, count + 1)  # re-inserted: the dict stays oldest first
+            if len(self._seen) > self.max_keys:
+                self._forget(now)
+
+    def clear(self, key: str) -> None:
+        with self._lock:
+            self._seen.pop(key, None)
+
+    def _forget(self, now: float) -> None:
+        """Drop ended windows, then the least recently failed keys, down to ``max_keys``."""
+        for key in [k for k, (start, _) in self._seen.items() if start + self.window <= now]:
+            del self._seen[key]
+        while len(self._seen) > self.max_keys:
+            del self._seen[next(iter(self._seen))]

@@ -139,15 +139,25 @@ DASHBOARD_SESSION_TTL = timedelta(hours=12)
 @dataclass(frozen=True)
 class DashboardClaims:
     environment: str
-    key_hash: str
+    key_hash: str | None = None
     """The SHA-256 hash of the API key the session was opened with (never the key)."""
+    account_id: str | None = None
+    """Or the dashboard account it was opened with (ADR 0014)."""
 
 
-def mint_dashboard_token(secret: bytes, environment: str, key_hash: str) -> str:
-    """The dashboard session cookie's value: who logged in, for how long (ADR 0013)."""
+def mint_dashboard_token(
+    secret: bytes, environment: str, key_hash: str | None = None, *, account_id: str | None = None
+) -> str:
+    """The dashboard session cookie's value: who logged in, for how long (ADR 0013).
+
+    Opened with an API key (``key_hash``) or with a dashboard account (``account_id``).
+    """
+    if (key_hash is None) == (account_id is None):
+        raise ValueError("a dashboard session is opened with a key or an account, one of them")
     now = utcnow()
     claims = {
-        "sub": key_hash,
+        "sub": key_hash if account_id is None else account_id,
+        "by": "key" if account_id is None else "account",
         "env": environment,
         "iss": ISSUER,
         "aud": DASHBOARD_AUDIENCE,
@@ -160,7 +170,10 @@ def mint_dashboard_token(secret: bytes, environment: str, key_hash: str) -> str:
 def read_dashboard_token(secret: bytes, token: str) -> DashboardClaims:
     claims = _decode(
         secret, token, DASHBOARD_AUDIENCE, [],
-        "session: expired; log in again with an API key",
+        "session: expired; log in again",
         "session: not a valid dashboard session; log in again",
     )  # fmt: skip
-    return DashboardClaims(environment=str(claims["env"]), key_hash=str(claims["sub"]))
+    env, sub = str(claims["env"]), str(claims["sub"])
+    if claims.get("by") == "account":
+        return DashboardClaims(environment=env, account_id=sub)
+    return DashboardClaims(environment=env, key_hash=sub)

@@ -604,7 +604,10 @@ def _filtered(
         where.append(runs.c.created_at < until)
     if user_id is not None:
         where.append(runs.c.user_id == user_id)
-    if workflow_id is not None:
+    if workflow_id is not None and version_id is None:
+        # a version belongs to one workflow (the API checks it does to this one): filtering
+        # by the version alone lets (environment, version_id, created_at, id) count its runs
+        # without reading them
         where.append(runs.c.workflow_id == workflow_id)
     if status is not None:
         where.append(runs.c.status == status)

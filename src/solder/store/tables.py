@@ -51,6 +51,17 @@ api_keys = Table(
     Column("revoked_at", UTCDateTime()),
 )
 
+dashboard_accounts = Table(
+    "dashboard_accounts",
+    metadata,
+    _id(),
+    Column("email", String(254), nullable=False, unique=True),  # stored lower-cased
+    Column("password_hash", String(255), nullable=False),  # argon2id, PHC string (ADR 0014)
+    Column("environments", String(64), nullable=False),  # "development,production"
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("last_login_at", UTCDateTime()),
+)
+
 server_secrets = Table(
     "server_secrets",
     metadata,
@@ -254,6 +265,9 @@ runs = Table(
     Index(None, "user_id"),
     Index(None, "environment", "created_at", "id"),  # the explorer's newest page
     Index(None, "environment", "status", "created_at", "id"),  # ... of one status
+    Index(None, "environment", "workflow_id", "created_at", "id"),  # ... of one workflow
+    Index(None, "environment", "user_id", "created_at", "id"),  # ... of one user
+    Index(None, "environment", "version_id", "created_at", "id"),  # ... of one version
 )
 
 block_results = Table(

@@ -27,6 +27,7 @@ export function query(params) {
 
 export const sessions = () => call("GET", "/dashboard/session");
 export const logIn = (key) => call("POST", "/dashboard/session", { body: { key } });
+export const logInAccount = (email, password) => call("POST", "/dashboard/login", { body: { email, password } });
 export const logOut = (env) => call("DELETE", `/dashboard/session${query({ environment: env })}`);
 
 // An API bound to one environment: api.get("/integrations")

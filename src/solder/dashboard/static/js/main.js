@@ -67,6 +67,27 @@ function loginForm(env) {
     h("button", { type: "submit" }, "Log in"), message);
 }
 
+// A dashboard account (solder accounts create) logs in to every environment it may see.
+function accountForm() {
+  const email = h("input", { type: "email", name: "email", autocomplete: "username", required: true, id: "account-email" });
+  const password = h("input", { type: "password", name: "password", autocomplete: "current-password", required: true, id: "account-password" });
+  const message = h("p", { class: "error-text", role: "alert" });
+  return h("form", { class: "card", "aria-label": "Log in with an account", onsubmit: async (e) => {
+    e.preventDefault();
+    try {
+      const who = await api.logInAccount(email.value.trim(), password.value);
+      password.value = "";
+      await refreshSessions();
+      go(`#/${who.environments[0]}/integrations`);
+    } catch (err) { message.textContent = err.message; }
+  } },
+    h("h2", {}, "Log in with an account"),
+    h("label", { for: "account-email" }, "Email"), email,
+    h("label", { for: "account-password" }, "Password"), password,
+    h("p", { class: "muted" }, "Opens every environment the account may see."),
+    h("button", { type: "submit" }, "Log in"), message);
+}
+
 async function overview(main) {
   const columns = await Promise.all(ENVS.map(async (env) => {
     if (!state.envs.includes(env)) return h("section", {}, loginForm(env));
@@ -84,7 +105,9 @@ async function overview(main) {
         h("dt", {}, "Runs"), h("dd", {}, h("a", { href: `#/${env}/runs` }, String(all.totalItems))),
         h("dt", {}, "Failed runs"), h("dd", {}, h("a", { href: `#/${env}/runs?status=failed` }, String(failed.totalItems)))));
   }));
-  replace(main, h("h1", {}, "Development and production"), h("div", { class: "side" }, columns));
+  const anonymous = ENVS.some((env) => !state.envs.includes(env));
+  replace(main, h("h1", {}, "Development and production"), h("div", { class: "side" }, columns),
+    anonymous ? accountForm() : null);
 }
 
 let current = 0; // the latest navigation; an older one that finishes later is dropped
