@@ -47,7 +47,7 @@ def test_rows_go_in_one_statement_per_batch(
 ) -> None:
     t = people(db)
     out = sql.write_rows(db.url, t.name, rows(1000), batch_size=100)
-    assert out == {"table": t.name, "mode": "insert", "rows": 1000}
+    assert out == {"table": t.name, "mode": "insert", "rows": 1000, "statements": 10}
     assert inserts(statements) == [("INSERT", False)] * 10
     assert db.rows(t) == rows(1000)
     statements.clear()
@@ -87,7 +87,7 @@ def test_insert_with_key_columns_skips_rows_already_there(db: Db) -> None:  # no
     sql.write_rows(db.url, t.name, rows(300), key_columns=["id"], batch_size=50)
     again = rows(310, name="changed-")
     out = sql.write_rows(db.url, t.name, again, key_columns=["id"], batch_size=50)
-    assert out == {"table": t.name, "mode": "insert", "rows": 310}
+    assert out == {"table": t.name, "mode": "insert", "rows": 310, "statements": 7}
     assert db.rows(t) == rows(300) + rows(10, 300, name="changed-")
     sql.write_rows(db.url, t.name, [{"id": 900, "name": "first"}, {"id": 900, "name": "second"}],
                    key_columns=["id"])  # fmt: skip
