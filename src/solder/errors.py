@@ -30,6 +30,9 @@ class SolderError(Exception):
     code = "solder_error"
     status = 500
 
+    details: dict[str, object] | None = None
+    """More of the answer than the message, for the API to add to the error response."""
+
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -55,6 +56,21 @@ def answer(exc: Exception) -> tuple[int, str]:
     return 500, "internal error"
 
 
+def body(exc: Exception, message: str) -> dict[str, Any]:
+    """``{message}``, with ``field`` when the error names one (and an error's own details,
+    such as the builder's list of ``problems``)."""
+    out: dict[str, Any] = {"message": message}
+    if isinstance(exc, SolderError):
+        if exc.field:
+            out["field"] = exc.field
+        out.update(exc.details or {})
+    elif isinstance(exc, RequestValidationError) and exc.errors():
+        where = field_path(tuple(exc.errors()[0].get("loc", ())))
+        if where:
+            out["field"] = where
+    return out
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(SolderError)
     @app.exception_handler(RequestValidationError)
@@ -62,7 +78,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def error(_: Request, exc: Exception) -> JSONResponse:
         status, message = answer(exc)
-        return JSONResponse({"message": message}, status_code=status)
+        return JSONResponse(body(exc, message), status_code=status)
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:

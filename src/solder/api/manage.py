@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Body
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from solder.api.auth import ServerCaller, ServicesDep
@@ -63,11 +63,27 @@ def put_integration(
         return catalog.upsert_integration(conn, who.env, spec)
 
 
+class ReleaseBody(BaseModel):
+    """What ``POST /manage/workflows/{id}/release`` may carry (the body is optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str | None = Field(
+        default=None, max_length=2000, description="what changed, shown in the version history"
+    )
+
+
 @router.post("/workflows/{workflow_id}/release")
-def release(workflow_id: str, who: ServerCaller, services: ServicesDep) -> dict[str, Any]:
+def release(
+    workflow_id: str,
+    who: ServerCaller,
+    services: ServicesDep,
+    body: Annotated[ReleaseBody | None, Body()] = None,
+) -> dict[str, Any]:
+    note = body.note if body is not None else None
     with services.engine.begin() as conn:
         wf = catalog.get_workflow(conn, who.env, workflow_id)
-        number, released = catalog.release(conn, wf.id)
+        number, released = catalog.release(conn, wf.id, note)
     return {"workflowId": wf.id, "version": number, "released": released}
 
 

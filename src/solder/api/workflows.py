@@ -85,6 +85,7 @@ def workflow_versions(
                 "versionName": "draft",
                 "lastModified": iso(wf.updated_at),
                 "status": "draft",
+                "note": None,
             }
         )
     for v in versions:
@@ -94,6 +95,7 @@ def workflow_versions(
             "version": v.number,
             "lastModified": iso(v.released_at),
             "status": "released",
+            "note": v.note,
         }
         if install is not None:
             item["installed"] = install.version_id == v.id

@@ -84,6 +84,7 @@ class WorkflowVersion(Model):
     version: int | None = None
     last_modified: str | None = None
     status: str
+    note: str | None = None
 
 
 class WorkflowUser(Model):

@@ -128,8 +128,11 @@ def _upsert_workflow(
     return str(row.id), True
 
 
-def release(conn: Connection, workflow_id: str) -> tuple[int, bool]:
-    """Release the draft as a new numbered version unless it equals the latest one."""
+def release(conn: Connection, workflow_id: str, note: str | None = None) -> tuple[int, bool]:
+    """Release the draft as a new numbered version unless it equals the latest one.
+
+    ``note`` (what changed, for people) is stored with a new version; a draft equal to the
+    latest version makes none, and that version's note stays as it was."""
     wf = conn.execute(select(workflows).where(workflows.c.id == workflow_id)).one()
     latest = latest_version(conn, workflow_id)
     if latest is not None and latest.hash == wf.draft_hash:
@@ -143,6 +146,7 @@ def release(conn: Connection, workflow_id: str) -> tuple[int, bool]:
             definition=wf.draft,
             hash=wf.draft_hash,
             released_at=utcnow(),
+            note=note,
         )
     )
     return number, True

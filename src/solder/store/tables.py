@@ -123,7 +123,21 @@ workflow_versions = Table(
     Column("definition", JSON, nullable=False),
     Column("hash", String(64), nullable=False),
     Column("released_at", UTCDateTime(), nullable=False),
+    Column("note", Text, nullable=True),
     UniqueConstraint("workflow_id", "number"),
+)
+
+workflow_tests = Table(
+    "workflow_tests",
+    metadata,
+    Column(
+        "workflow_id",
+        ID,
+        ForeignKey("workflows.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("result", JSON, nullable=False),
+    Column("tested_at", UTCDateTime(), nullable=False),
 )
 
 credentials = Table(
