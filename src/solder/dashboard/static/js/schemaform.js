@@ -110,21 +110,42 @@ function control(id, s, value, set, opts) {
 
 // The form of an object schema over `values` (mutated in place).
 // opts: {id, root, problems: {name: [message]}, pick(el, label), user: {get(name), set(name, on)} | null}
+// At the top level, optional inputs left empty wait behind "More inputs" to keep blocks short.
 export function objectForm(schema, values, opts) {
+  const required = new Set(schema.required || []);
+  const rows = inputRows(schema, values, opts, required);
+  if (!opts.user) return rows.map(([, row]) => row);
+  const shown = (name) => required.has(name) || values[name] !== undefined || opts.user.get(name)
+    || (opts.problems && opts.problems[name]);
+  const first = rows.filter(([name]) => shown(name));
+  const more = rows.filter(([name]) => !shown(name));
+  return [first.map(([, row]) => row),
+    more.length ? h("details", { class: "more" },
+      h("summary", {}, `More inputs: ${more.map(([name]) => name).join(", ")}`), more.map(([, row]) => row)) : null];
+}
+
+function inputRows(schema, values, opts, required) {
   const root = opts.root || schema;
   const props = Object.entries(schema.properties || {});
-  const required = new Set(schema.required || []);
-  return props.map(([name, raw]) => {
+  return props.map(([name, raw]) => [name, inputRow(name, raw, root, values, opts, required)]);
+}
+
+function inputRow(name, raw, root, values, opts, required) {
+  {
     const s = resolve(raw, root);
     const id = `${opts.id}-${name.replace(/[^A-Za-z0-9_-]/g, "_")}`;
     const messages = (opts.problems && opts.problems[name]) || [];
     const label = `${name}${required.has(name) ? " (required)" : ""}`;
     const set = (v) => { if (v === undefined) delete values[name]; else values[name] = v; if (opts.changed) opts.changed(); };
     if (kindOf(s) === "object") {
-      if (values[name] === undefined) values[name] = {};
+      const sub = values[name] && typeof values[name] === "object" ? values[name] : {};
+      const kept = () => { // the object is in the inputs only once something is in it
+        if (Object.keys(sub).length) values[name] = sub; else delete values[name];
+        if (opts.changed) opts.changed();
+      };
       return h("fieldset", { class: "nested" }, h("legend", {}, label),
         s.description ? h("p", { class: "muted" }, s.description) : null,
-        objectForm(s, values[name], { ...opts, id, problems: {}, user: null, root }),
+        objectForm(s, sub, { ...opts, id, problems: {}, user: null, root, changed: kept }),
         problemsOf(id, messages));
     }
     const userField = opts.user ? opts.user.get(name) : null;
@@ -140,7 +161,7 @@ export function objectForm(schema, values, opts) {
       s.description ? h("p", { class: "muted" }, s.description) : null,
       opts.user ? userSwitch(id, name, s, userField, opts) : null,
       problemsOf(id, messages));
-  });
+  }
 }
 
 // "Configurable by user": the input becomes a field the end user fills in when installing.

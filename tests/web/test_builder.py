@@ -1,0 +1,290 @@
+"""The workflow builder in a real browser against a real server.
+
+The headline test builds the quick start's two workflows from nothing in the builder (a new
+integration; BigCommerce "order created" -> Stream Data to a URL the user configures; the
+custom event "Fulfillment Updated" -> BigCommerce "update order status" mapped with the
+variable picker), sees a problem on its field, test-runs each draft for real, releases them with
+a note, installs them through the modal on an ISV page, fires both events, finds the runs in
+the runs explorer, makes one fail and re-runs it. Screenshots land in docs/img/builder-*.png.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from playwright.sync_api import expect
+
+from solder.sandbox.bigcommerce import StoreState
+from tests.conftest import STORE_HASH, STORE_TOKEN, Server
+from tests.e2e.test_quickstart_flow import place_order
+from tests.flows import FULFILLMENT, NEW_ORDER, ok, push_quickstart, settled, wait_until
+from tests.web.browser import install, shot
+from tests.web.builderflow import add_block, block, define_events, download, pick, saved
+
+pytestmark = pytest.mark.browser
+URL_LABEL = "Where to send new orders (your server's URL)"
+BIGCOMMERCE = {"type": "bigcommerce", "data": {"storeHash": STORE_HASH, "accessToken": STORE_TOKEN}}
+
+
+@pytest.fixture
+def board(browser: Any, server: Server) -> Iterator[Any]:
+    """The dashboard, logged in to development; no script error while it is used."""
+    context = browser.new_context(viewport={"width": 1200, "height": 900}, accept_downloads=True)
+    context.set_default_timeout(30_000)  # a loaded 2-core machine
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.goto(server.url)
+    tab.get_by_label("API key").first.fill(server.dev_key)
+    tab.get_by_role("button", name="Log in").first.click()
+    tab.wait_for_url("**/#/development/integrations")
+    yield tab
+    context.close()
+    # a refused call (a 422 the page shows) is logged by Chromium as a failed resource
+    assert [e for e in errors if "Failed to load resource" not in e] == []
+
+
+def build_new_order_flow(page: Any, receiver_url: str) -> None:
+    """Workflow 1: BigCommerce "order created" -> Stream Data, the URL asked of the user."""
+    page.get_by_label("Workflow name").fill(NEW_ORDER)
+    page.get_by_label("Trigger type").select_option(label="App event")
+    page.locator("#t-app").select_option("bigcommerce")
+    page.locator("#t-appevent").select_option("order_created")
+    add_block(page, "Blocks", "Stream Data")
+    stream = block(page, "stream-data")
+    stream.get_by_text("More inputs").click()  # optional inputs wait there
+    stream.get_by_label("body", exact=True).fill(
+        '{"source": "bigcommerce", "orderId": "{{ trigger.id }}", "status": "{{ trigger.status }}"}'
+    )
+
+    # the server's checks: the URL is missing, said on the block and on the field
+    page.get_by_role("button", name="Check", exact=True).click()
+    url = stream.get_by_label("url (required)")
+    expect(url).to_have_attribute("aria-invalid", "true")
+    problem = page.locator(f"#{url.get_attribute('id')}-error")
+    expect(problem).to_contain_text("url")
+    expect(stream.get_by_role("list", name="Problems of stream-data")).to_be_visible()
+    shot(page.locator("main"), "builder-problems")
+
+    # the URL becomes a field the user fills in when installing
+    url_row = stream.locator("[data-input=url]")
+    url_row.get_by_label("Configurable by user").check()
+    stream.get_by_label("Label shown to the user for url").fill(URL_LABEL)
+    stream.get_by_label("Help text for url").fill("We POST each new order there, signed.")
+    page.get_by_role("button", name="Save draft").click()
+    saved(page)
+    expect(page.get_by_role("region", name="1 problem")).to_have_count(0)
+
+    # test run: a sample order, the URL the user would give
+    page.get_by_label("Sample trigger data (JSON)").fill('{"id": 101, "status": "Pending"}')
+    page.get_by_label(f"{URL_LABEL} (stream-data)").fill(f"{receiver_url}/acmeco/orders")
+    page.get_by_role("button", name="Test run").click()
+    expect(page.locator("#test-status")).to_have_text("succeeded")
+    step = page.get_by_role("region", name="Step stream-data")
+    assert '"orderId": 101' in (step.locator("details").first.text_content() or "")  # input
+    assert '"statusCode": 200' in (step.locator("details").nth(1).text_content() or "")  # output
+    got = ok(httpx2.get(f"{receiver_url}/_received"))["data"]
+    assert [(r["path"], r["json"]["orderId"]) for r in got] == [("/acmeco/orders", 101)]
+    shot(page.locator("main"), "builder-test-run")
+
+
+def build_fulfillment_flow(page: Any, tester: str, order_id: int) -> None:
+    """Workflow 2: the custom event -> BigCommerce "update order status", mapped by picker."""
+    page.get_by_label("Workflow name").fill(FULFILLMENT)
+    page.get_by_label("Custom event").select_option("Fulfillment Updated")
+    add_block(page, "Blocks", "App action")
+    card = block(page, "app-action")
+    card.get_by_label("App", exact=True).select_option("bigcommerce")
+    card.get_by_label("Action").select_option("update_order_status")
+    card.get_by_label("Block name").fill("Update an order status")
+    card.get_by_role("button", name="Insert a variable into orderId").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_role("button", name="trigger.status", exact=True).wait_for()
+    shot(dialog, "builder-picker")
+    dialog.get_by_role("button", name="Close").click()
+    pick(page, card, "orderId", "trigger.orderId")
+    pick(page, card, "status", "trigger.status")
+    assert card.get_by_label("orderId (required)").input_value() == "{{ trigger.orderId }}"
+    assert card.get_by_label("status (required)").input_value() == "{{ trigger.status }}"
+    page.get_by_role("button", name="Save draft").click()
+    saved(page)
+
+    # the sample comes from the event's declared body; the test run changes a real order
+    sample = page.get_by_label("Sample trigger data (JSON)")
+    assert '"orderId": "text"' in sample.input_value()
+    sample.fill(f'{{"orderId": "{order_id}", "status": "Shipped"}}')
+    page.get_by_label("Run as user").fill(tester)
+    page.get_by_role("button", name="Test run").click()
+    expect(page.locator("#test-status")).to_have_text("succeeded")
+    output = page.get_by_role("region", name="Step app-action").locator("details").nth(1)
+    expect(output).to_contain_text('"status": "Shipped"')
+
+
+def release(page: Any, note: str) -> None:
+    page.get_by_label("Version note").fill(note)
+    page.get_by_role("button", name="Release", exact=True).click()
+    page.get_by_role("status").get_by_text("Released v1").wait_for()
+    page.locator("main").get_by_role("cell", name=note).wait_for()
+
+
+def test_build_the_quick_start_test_release_install_run_and_rerun(
+    server: Server,
+    api: httpx2.Client,
+    board: Any,
+    host: str,
+    receiver_url: str,
+    sandbox_store: tuple[str, StoreState],
+) -> None:
+    page, (store_url, store) = board, sandbox_store
+    main = page.locator("main")
+    define_events(server)
+
+    # a new integration, then its first workflow
+    page.get_by_role("button", name="New integration").click()
+    page.get_by_label("Integration key").fill("bigcommerce-quickstart")
+    page.get_by_label("App", exact=True).select_option("bigcommerce")
+    page.get_by_label("Name shown to users").fill("BigCommerce")
+    page.get_by_role("button", name="Create integration").click()
+    page.get_by_role("heading", name="New workflow").wait_for()
+    build_new_order_flow(page, receiver_url)
+    release(page, "First version: new orders to AcmeCo")
+    shot(main, "builder-workflow")
+
+    # the second workflow, test-run as a user whose store is connected
+    tester = ok(api.post("/users", json={"username": "tester"}))["userId"]
+    ok(api.post("/headless/credentials", json={"userId": tester, "credential": BIGCOMMERCE}))
+    tried = place_order(store_url)
+    main.get_by_role("link", name="← Integrations").click()
+    main.get_by_role("link", name="New workflow in BigCommerce").click()
+    page.get_by_role("heading", name="New workflow").wait_for()
+    build_fulfillment_flow(page, tester, tried)
+    assert store.orders[tried]["status_id"] == 2  # Shipped, by the test run
+    release(page, "Fulfillment updates set the order status")
+
+    # gregg installs both through the modal on AcmeCo's page
+    (integration,) = ok(api.get("/integrations"))["data"]
+    flows = {w["name"]: w["workflowId"] for w in integration["workflows"]}
+    assert set(flows) == {NEW_ORDER, FULFILLMENT}
+    gregg = ok(api.post("/users", json={"username": "gregg"}))["userId"]
+    token = ok(api.get(f"/users/{gregg}/token"))["token"]
+    isv = page.context.new_page()
+    isv.goto(host)
+    modal = install(isv, token, integrationId=integration["integrationId"])
+    card = modal.get_by_role("region", name="BigCommerce")
+    card.get_by_label("Store hash").fill(STORE_HASH)
+    card.get_by_label("Access token").fill(STORE_TOKEN)
+    card.get_by_role("button", name="Connect BigCommerce").click()
+    card.get_by_text("Connected").wait_for()
+    modal.get_by_role("button", name="Continue").click()
+    modal.get_by_label(URL_LABEL).fill(f"{receiver_url}/acmeco/orders")
+    modal.get_by_role("button", name="Install").click()
+    isv.wait_for_function("window.results.length === 1")
+    assert isv.evaluate("window.results[0].success") is True
+    isv.close()
+
+    # both events run gregg's copies
+    order_id = place_order(store_url)
+    ok(api.post("/run/event", json={"event": "Fulfillment Updated", "userId": gregg,
+                                    "data": {"orderId": str(order_id), "status": "Shipped"}}))  # fmt: skip
+    (first,) = settled(api, flows[NEW_ORDER], gregg, 1)
+    (second,) = settled(api, flows[FULFILLMENT], gregg, 1)
+    assert (first["status"], second["status"]) == ("succeeded", "succeeded")
+    wait_until("the delivery", lambda: len(ok(httpx2.get(f"{receiver_url}/_received"))["data"]) == 2)
+
+    # the runs explorer finds them
+    pages = page.get_by_role("navigation", name="Pages")
+    pages.get_by_role("link", name="Runs").click()
+    page.get_by_label("Workflow").select_option(label=FULFILLMENT)
+    page.get_by_role("button", name="Filter").click()
+    main.locator("tbody tr").get_by_text("succeeded").wait_for()
+    assert main.locator("tbody tr").count() == 1
+
+    # the receiver refuses the next order once: that run fails; re-run it from the explorer
+    ok(httpx2.post(f"{receiver_url}/_fail", json={"status": 400, "count": 1}))
+    place_order(store_url)
+    runs = settled(api, flows[NEW_ORDER], gregg, 2)
+    assert sorted(r["status"] for r in runs) == ["failed", "succeeded"]
+    page.get_by_label("Workflow").select_option(label=NEW_ORDER)
+    page.get_by_label("Status").select_option("failed")
+    page.get_by_role("button", name="Filter").click()
+    main.locator("tbody tr").get_by_text("failed").wait_for()
+    main.locator("tbody tr").first.get_by_role("link").first.click()
+    page.get_by_role("button", name="Re-run").click()
+    main.locator("#run-status.succeeded").wait_for()
+    assert len(ok(httpx2.get(f"{receiver_url}/_received"))["data"]) >= 3
+
+
+def open_in_builder(page: Any, name: str) -> None:
+    page.reload()  # the page was drawn before the test pushed
+    page.locator("main").get_by_role("link", name=f"Open {name} in the builder").click()
+    page.get_by_role("heading", name=f"Workflow: {name}").wait_for()
+
+
+def focused(page: Any) -> str:
+    label: str = page.evaluate("document.activeElement.getAttribute('aria-label') || ''")
+    return label
+
+
+def test_blocks_nest_move_and_delete_by_keyboard(api: httpx2.Client, board: Any) -> None:
+    page = board
+    push_quickstart(api)
+    open_in_builder(page, NEW_ORDER)
+    add_block(page, "Blocks", "If / else")
+    add_block(page, "Then of if-else", "Stop")
+    add_block(page, "Else of if-else", "Iterate")
+    add_block(page, "Blocks of iterate", "HTTP request")
+    branch = block(page, "if-else")
+    for inner in ("stop", "iterate", "http-request"):
+        expect(branch.get_by_role("region", name=f"Block {inner}", exact=True)).to_be_visible()
+    assert block(page, "iterate").get_by_label("method").count() == 1  # drawn from the schema
+
+    # the picker inside the iterate offers the item and the earlier blocks' outputs
+    http = block(page, "http-request")
+    http.get_by_role("button", name="Insert a variable into url", exact=True).click()
+    dialog = page.get_by_role("dialog")
+    for path in ("item", "index", "trigger", "blocks.stream.statusCode", "blocks.`if-else`.result"):
+        dialog.get_by_role("button", name=path, exact=True).wait_for()
+    page.keyboard.press("Escape")
+    assert focused(page) == "" and page.evaluate("document.activeElement.id").endswith("-url")
+
+    # move the if block above Stream Data by keyboard; focus stays on the block's controls
+    headings = page.locator("main ol.blocks > li > section > .block-head h3")
+    assert headings.first.text_content().startswith("1. Stream Data")  # type: ignore[union-attr]
+    branch.get_by_role("button", name="Move if-else up").focus()
+    page.keyboard.press("Enter")
+    expect(headings.first).to_contain_text("1. If / else")
+    assert focused(page) == "Move if-else down"  # "up" is disabled at the top
+    page.keyboard.press("Enter")
+    expect(headings.first).to_contain_text("1. Stream Data")
+    shot(page.get_by_role("region", name="Blocks", exact=True), "builder-nested")
+
+    page.once("dialog", lambda d: d.accept())
+    block(page, "if-else").get_by_role("button", name="Delete if-else").press("Enter")
+    expect(block(page, "if-else")).to_have_count(0)
+    expect(block(page, "stop")).to_have_count(0)
+
+
+def test_export_then_import_round_trips_byte_for_byte(
+    api: httpx2.Client, board: Any, tmp_path: Path
+) -> None:
+    page = board
+    push_quickstart(api)
+    open_in_builder(page, FULFILLMENT)
+    for n, fmt in enumerate(("yaml", "json")):
+        button = page.get_by_role("button", name=f"Export {fmt.upper()}")
+        (tmp_path / f"{n}a").mkdir()
+        first = download(page, button, tmp_path / f"{n}a")
+        exported = next((tmp_path / f"{n}a").iterdir())
+        page.get_by_label("Import a file (YAML or JSON)").set_input_files(str(exported))
+        report = page.locator("#import-report")
+        expect(report).to_contain_text(f"Imported {exported.name}")
+        expect(report).to_contain_text("fulfillment-to-bigcommerce (unchanged)")
+        expect(report).not_to_contain_text("(changed)")
+        (tmp_path / f"{n}b").mkdir()
+        assert download(page, button, tmp_path / f"{n}b") == first
+    assert len(ok(api.get("/integrations"))["data"]) == 1
