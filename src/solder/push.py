@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -10,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
-import yaml
 
 from solder.client import ConnectionFailed, Solder, SolderAPIError
 from solder.client.models import Model
+from solder.engine import documents
 from solder.errors import BadInput
 
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -22,16 +21,8 @@ SUFFIXES = (".yaml", ".yml", ".json")
 def read_documents(path: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
     files = sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES) if path.is_dir() else [path]
     for file in files:
-        text = file.read_text()
-        try:
-            docs = [json.loads(text)] if file.suffix == ".json" else list(yaml.safe_load_all(text))
-        except (json.JSONDecodeError, yaml.YAMLError) as exc:
-            raise BadInput(f"{file}: cannot parse: {exc}") from exc
-        for doc in docs:
-            if doc is None:
-                continue
-            if not isinstance(doc, dict):
-                raise BadInput(f"{file}: a definition file holds an object")
+        for doc in documents.parse(file.read_text(), is_json=file.suffix == ".json",
+                                   where=str(file)):  # fmt: skip
             yield file, doc
 
 

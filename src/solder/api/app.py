@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 
 from solder import __version__
 from solder.api import (
+    builder,
     console,
     errors,
     executions,
@@ -67,8 +68,8 @@ def create_app(services: Services, *, workers: bool = True) -> Api:
     errors.install(app)
     # slack_events' fixed /hooks/slack/events before hooks' /hooks/{app_key}/{install_id}
     app.include_router(slack_events.router)
-    routers = (users, workflows, headless, running, manage, console, install_manager, hooks,
-               executions, metadata, oauth, links, sessions)  # fmt: skip
+    routers = (users, workflows, headless, running, manage, builder, console, install_manager,
+               hooks, executions, metadata, oauth, links, sessions)  # fmt: skip
     for module in (*routers, passthrough, pages, dashboard):
         app.include_router(module.router)
 

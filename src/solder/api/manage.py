@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import Connection
 
 from solder.api.auth import ServerCaller, ServicesDep
 from solder.api.errors import field_path
+from solder.apps.base import App
 from solder.engine import errorstream, kinds
 from solder.engine.checks import check_integration
 from solder.engine.definitions import EventsFile, IntegrationFile
@@ -20,6 +23,11 @@ from solder.web import framing
 router = APIRouter(prefix="/manage", tags=["management"])
 
 
+def _first_field(exc: ValidationError) -> str | None:
+    errors = exc.errors()
+    return field_path(tuple(errors[0]["loc"])) or None if errors else None
+
+
 def _problems(exc: ValidationError) -> list[str]:
     out = []
     for err in exc.errors():
@@ -27,40 +35,55 @@ def _problems(exc: ValidationError) -> list[str]:
     return out
 
 
-@router.put("/events")
-def put_events(body: dict[str, Any], who: ServerCaller, services: ServicesDep) -> dict[str, Any]:
+def store_events(conn: Connection, env: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Check and store an events document; each event's name and whether it changed."""
     try:
         spec = EventsFile.model_validate(body)
     except ValidationError as exc:
-        raise BadInput("; ".join(_problems(exc))) from exc
+        raise BadInput("; ".join(_problems(exc)), field=_first_field(exc)) from exc
     names = [e.name for e in spec.events]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise BadInput(f"events: the name {repeated[0]!r} appears twice", field="events")
     out = []
+    for event in spec.events:
+        _, changed = catalog.upsert_event(conn, env, event)
+        out.append({"name": event.name, "changed": changed})
+    return out
+
+
+def checked_integration(body: dict[str, Any], apps: Mapping[str, App]) -> IntegrationFile:
+    """An integration document checked as ``solder push`` is: every problem at once."""
+    try:
+        spec = IntegrationFile.model_validate(body).with_block_ids()
+    except ValidationError as exc:
+        raise BadInput("; ".join(_problems(exc)), field=_first_field(exc)) from exc
+    problems = check_integration(spec, apps)
+    if problems:
+        raise BadInput("; ".join(problems), field=problems[0].partition(": ")[0])
+    return spec
+
+
+def store_integration(conn: Connection, env: str, spec: IntegrationFile) -> dict[str, Any]:
+    for wf in spec.workflows:
+        if wf.trigger.type == "customEvent":
+            catalog.get_event(conn, env, getattr(wf.trigger, "event", ""))
+    return catalog.upsert_integration(conn, env, spec)
+
+
+@router.put("/events")
+def put_events(body: dict[str, Any], who: ServerCaller, services: ServicesDep) -> dict[str, Any]:
     with services.engine.begin() as conn:
-        for event in spec.events:
-            _, changed = catalog.upsert_event(conn, who.env, event)
-            out.append({"name": event.name, "changed": changed})
-    return {"data": out}
+        return {"data": store_events(conn, who.env, body)}
 
 
 @router.put("/integrations")
 def put_integration(
     body: dict[str, Any], who: ServerCaller, services: ServicesDep
 ) -> dict[str, Any]:
-    try:
-        spec = IntegrationFile.model_validate(body).with_block_ids()
-    except ValidationError as exc:
-        raise BadInput("; ".join(_problems(exc))) from exc
-    problems = check_integration(spec, services.apps)
-    if problems:
-        raise BadInput("; ".join(problems))
+    spec = checked_integration(body, services.apps)
     with services.engine.begin() as conn:
-        for wf in spec.workflows:
-            if wf.trigger.type == "customEvent":
-                catalog.get_event(conn, who.env, getattr(wf.trigger, "event", ""))
-        return catalog.upsert_integration(conn, who.env, spec)
+        return store_integration(conn, who.env, spec)
 
 
 class ReleaseBody(BaseModel):

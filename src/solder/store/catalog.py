@@ -53,12 +53,17 @@ def list_events(conn: Connection, env: str) -> list[Any]:
     return list(conn.execute(q.order_by(custom_events.c.name)))
 
 
-def get_event(conn: Connection, env: str, name: str) -> Any:
-    row = conn.execute(
+def find_event(conn: Connection, env: str, name: str) -> Any:
+    """The custom event named ``name``, or None."""
+    return conn.execute(
         select(custom_events).where(
             custom_events.c.environment == env, custom_events.c.name == name
         )
     ).first()
+
+
+def get_event(conn: Connection, env: str, name: str) -> Any:
+    row = find_event(conn, env, name)
     if row is None:
         raise NotFound(f"event: no custom event named {name!r}", field="event")
     return row
@@ -86,14 +91,15 @@ def upsert_integration(conn: Connection, env: str, file: IntegrationFile) -> dic
         conn.execute(update(integrations).where(integrations.c.id == row.id).values(**values))
     result: dict[str, Any] = {"integrationId": integration_id, "workflows": []}
     for wf in file.workflows:
-        workflow_id, changed = _upsert_workflow(conn, env, integration_id, wf)
+        workflow_id, changed = upsert_workflow(conn, env, integration_id, wf)
         result["workflows"].append({"workflowId": workflow_id, "key": wf.key, "changed": changed})
     return result
 
 
-def _upsert_workflow(
+def upsert_workflow(
     conn: Connection, env: str, integration_id: str, wf: WorkflowDef
 ) -> tuple[str, bool]:
+    """Store ``wf`` as the draft of its workflow in the integration; whether it changed."""
     now = utcnow()
     draft = wf.model_dump(mode="json", by_alias=True, exclude_none=True)
     digest = definition_hash(wf)
@@ -173,6 +179,13 @@ def version(conn: Connection, version_id: str) -> Any:
 def list_integrations(conn: Connection, env: str) -> list[Any]:
     q = select(integrations).where(integrations.c.environment == env)
     return list(conn.execute(q.order_by(integrations.c.created_at, integrations.c.id)))
+
+
+def find_integration(conn: Connection, env: str, key: str) -> Any:
+    """The integration with the key ``key``, or None."""
+    return conn.execute(
+        select(integrations).where(integrations.c.environment == env, integrations.c.key == key)
+    ).first()
 
 
 def get_integration(conn: Connection, env: str, ref: str) -> Any:
