@@ -52,6 +52,7 @@ def board(browser: Any, server: Server) -> Iterator[Any]:
 def build_new_order_flow(page: Any, receiver_url: str) -> None:
     """Workflow 1: BigCommerce "order created" -> Stream Data, the URL asked of the user."""
     page.get_by_label("Workflow name").fill(NEW_ORDER)
+    page.get_by_label("Workflow key").fill("new-order-to-acmeco")
     page.get_by_label("Trigger type").select_option(label="App event")
     page.locator("#t-app").select_option("bigcommerce")
     page.locator("#t-appevent").select_option("order_created")
@@ -67,7 +68,7 @@ def build_new_order_flow(page: Any, receiver_url: str) -> None:
     url = stream.get_by_label("url (required)")
     expect(url).to_have_attribute("aria-invalid", "true")
     problem = page.locator(f"#{url.get_attribute('id')}-error")
-    expect(problem).to_contain_text("url")
+    expect(problem).to_contain_text("required")
     expect(stream.get_by_role("list", name="Problems of stream-data")).to_be_visible()
     shot(page.locator("main"), "builder-problems")
 
@@ -96,6 +97,7 @@ def build_new_order_flow(page: Any, receiver_url: str) -> None:
 def build_fulfillment_flow(page: Any, tester: str, order_id: int) -> None:
     """Workflow 2: the custom event -> BigCommerce "update order status", mapped by picker."""
     page.get_by_label("Workflow name").fill(FULFILLMENT)
+    page.get_by_label("Workflow key").fill("fulfillment-to-bigcommerce")
     page.get_by_label("Custom event").select_option("Fulfillment Updated")
     add_block(page, "Blocks", "App action")
     card = block(page, "app-action")

@@ -79,12 +79,13 @@ function problemsAt(B, path, nestedPaths) {
   const mine = B.problems.filter((p) => (p.path === path || p.path.startsWith(`${path}.`))
     && !nestedPaths.some((n) => p.path === n || p.path.startsWith(`${n}.`) || p.path.startsWith(`${n}[`)));
   const fields = {};
-  for (const p of mine) {
+  const all = mine.map((p) => {
     const rest = p.path.slice(path.length + 1);
     const name = rest.startsWith("inputs.") ? rest.slice(7).split(/[.[]/)[0] : rest.split(/[.[]/)[0];
     if (name) (fields[name] ||= []).push(p.message);
-  }
-  return { all: mine, fields };
+    return { ...p, message: name ? `${name}: ${p.message}` : p.message };
+  });
+  return { all, fields };
 }
 
 function text(id, label, value, set, extra = {}) {
@@ -348,7 +349,8 @@ function summary(B) {
   if (!B.problems.length) return null;
   return h("section", { class: "card problems-summary", role: "alert", "aria-labelledby": "b-problems" },
     h("h2", { id: "b-problems" }, B.problems.length === 1 ? "1 problem" : `${B.problems.length} problems`),
-    h("ul", {}, B.problems.map((p) => h("li", {}, h("code", {}, p.path || "workflow"), " ", p.message))));
+    h("ul", {}, B.problems.map((p) => h("li", {}, p.blockKey ? `Block ${p.blockKey}: ` : "",
+      h("code", {}, p.path || "workflow"), " ", p.message))));
 }
 
 export function draw(B) {

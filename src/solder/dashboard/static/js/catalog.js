@@ -16,7 +16,7 @@ function versionsOf(ctx, wf) {
 // "New integration": its key, app and name; then the builder opens on its first workflow.
 function newIntegration(ctx, apps) {
   const message = h("p", { class: "error-text", role: "alert" });
-  const key = h("input", { id: "ni-key", required: true, pattern: "[a-z0-9][a-z0-9_-]*", size: 24, autocomplete: "off" });
+  const key = h("input", { id: "ni-key", required: true, pattern: "[a-z0-9][a-z0-9_\\-]*", size: 24, autocomplete: "off" });
   const name = h("input", { id: "ni-name", size: 30, autocomplete: "off" });
   const app = h("select", { id: "ni-app" }, apps.map((a) => h("option", { value: a.app }, a.name)));
   const form = h("form", { class: "card", id: "new-integration", hidden: true, "aria-labelledby": "ni-title", onsubmit: async (e) => {
