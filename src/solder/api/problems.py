@@ -14,7 +14,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from solder.api.errors import field_path
 from solder.apps.base import App
 from solder.engine.checks import check_workflow
 from solder.engine.definitions import CustomEventTrigger, WorkflowDef
@@ -32,6 +31,14 @@ def segments(path: str) -> list[str | int]:
 
 
 _MISSING = object()
+
+
+def join(path: list[str | int]) -> str:
+    """``["blocks", 1, "inputs", "url"]`` -> ``blocks[1].inputs.url``."""
+    out = ""
+    for seg in path:
+        out += f"[{seg}]" if isinstance(seg, int) else (f".{seg}" if out else str(seg))
+    return out
 
 
 def _child(node: Any, seg: str | int) -> Any:
@@ -73,12 +80,12 @@ def locate(doc: Any, path: list[str | int]) -> tuple[str | None, str | None]:
     rest = path[start:]
     if rest[:1] == ["inputs"] and len(rest) > 1:
         rest = rest[1:]
-    return key, (field_path(tuple(rest)) or None)
+    return key, (join(rest) or None)
 
 
 def problem(doc: Any, where: str, path: list[str | int], message: str) -> Problem:
     key, field = locate(doc, path)
-    inner = field_path(tuple(path))
+    inner = join(path)
     full = f"{where}.{inner}" if inner else where
     return {"path": full, "blockKey": key, "field": field, "message": message}
 
