@@ -102,7 +102,7 @@ def build_fulfillment_flow(page: Any, tester: str, order_id: int) -> None:
     add_block(page, "Blocks", "App action")
     card = block(page, "app-action")
     card.get_by_label("App", exact=True).select_option("bigcommerce")
-    card.get_by_label("Action").select_option("update_order_status")
+    card.get_by_label("Action", exact=True).select_option("update_order_status")
     card.get_by_label("Block name").fill("Update an order status")
     card.get_by_role("button", name="Insert a variable into orderId").click()
     dialog = page.get_by_role("dialog")
@@ -156,6 +156,19 @@ def test_build_the_quick_start_test_release_install_run_and_rerun(
     build_new_order_flow(page, receiver_url)
     release(page, "First version: new orders to AcmeCo")
     shot(main, "builder-workflow")
+
+    # a change after the release, read against v1
+    block(page, "stream-data").get_by_label("body", exact=True).fill(
+        '{"source": "bigcommerce", "orderId": "{{ trigger.id }}", "total": "{{ trigger.total }}"}'
+    )
+    page.get_by_role("button", name="Save draft").click()
+    saved(page)
+    page.get_by_role("button", name="Draft against v1").click()
+    diff = page.locator("#diff")
+    expect(diff.locator("li.change.changed")).to_contain_text("Block 'stream-data'")
+    diff.get_by_text("The YAML, line by line").click()
+    expect(diff.locator("pre .add")).to_contain_text("total")
+    shot(page.get_by_role("region", name="Versions"), "builder-versions")
 
     # the second workflow, test-run as a user whose store is connected
     tester = ok(api.post("/users", json={"username": "tester"}))["userId"]

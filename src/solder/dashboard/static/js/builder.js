@@ -214,7 +214,7 @@ function nestedViews(B, b, path) {
         oninput: (e) => { p.condition = e.target.value; changed(B); } });
       return h("fieldset", { class: "path" }, h("legend", {}, `Path ${p.key}`),
         h("div", { class: "row" },
-          text(`${pu}-key`, "Path key", p.key, (v) => { p.key = v; changed(B); }, { onchange: () => draw(B) }),
+          text(`${pu}-key`, "Path key", p.key, (v) => { p.key = v; changed(B); }),
           text(`${pu}-name`, "Path name", p.name, (v) => { if (v) p.name = v; else delete p.name; changed(B); }),
           h("div", { class: "field" }, h("label", { for: `${pu}-cond` }, `Condition of path ${p.key}`),
             h("div", { class: "row tight" }, cond, h("button", { type: "button", class: "secondary small",
@@ -252,11 +252,12 @@ function blockCard(B, list, i, path) {
   const kind = B.cat[b.type] || { title: b.type };
   const nested = picker.children(b).map(([sub]) => `${path}.${sub}`);
   const mine = problemsAt(B, path, nested);
+  const title = h("span", {}, `${i + 1}. ${b.name || kind.title}`);
   const button = (suffix, label, body, disabled, fn, cls = "secondary small") =>
     h("button", { type: "button", id: `${u}-${suffix}`, class: cls, "aria-label": label, disabled, onclick: fn }, body);
   return h("section", { class: `block-card${mine.all.length ? " has-problems" : ""}`, "aria-label": `Block ${b.key}` },
     h("div", { class: "block-head" },
-      h("h3", {}, `${i + 1}. ${b.name || kind.title}`, h("span", { class: "muted" }, ` · ${kind.title}`)),
+      h("h3", {}, title, h("span", { class: "muted" }, ` · ${kind.title}`)),
       h("div", { class: "row tight" },
         button("up", `Move ${b.key} up`, "↑ Up", i === 0, () => move(B, list, i, -1, i - 1 === 0 ? `${u}-down` : `${u}-up`)),
         button("down", `Move ${b.key} down`, "↓ Down", i === list.length - 1,
@@ -272,8 +273,14 @@ function blockCard(B, list, i, path) {
     mine.all.length ? h("ul", { class: "problems error-text", "aria-label": `Problems of ${b.key}` },
       mine.all.map((p) => h("li", {}, p.message))) : null,
     h("div", { class: "row" },
-      text(`${u}-name`, "Block name", b.name, (v) => { b.name = v; changed(B); }, { onchange: () => draw(B) }),
-      text(`${u}-key`, "Block key", b.key, (v) => { b.key = v; changed(B); }, { onchange: () => draw(B), size: 20 })),
+      // renamed in place: a redraw here would swallow the click that ended the edit
+      text(`${u}-name`, "Block name", b.name, (v) => { b.name = v; changed(B); title.textContent = `${i + 1}. ${v || kind.title}`; }),
+      text(`${u}-key`, "Block key", b.key, (v) => { b.key = v; changed(B); }, { size: 20, onchange: (e) => {
+        const card = e.target.closest("section");
+        card.setAttribute("aria-label", `Block ${b.key}`);
+        [["up", `Move ${b.key} up`], ["down", `Move ${b.key} down`], ["del", `Delete ${b.key}`]].forEach(([s, l]) =>
+          document.getElementById(`${u}-${s}`).setAttribute("aria-label", l));
+      } })),
     typeControls(B, b, u),
     inputsView(B, b, u, path, mine.fields),
     nestedViews(B, b, path));
