@@ -29,6 +29,7 @@ from solder.api import (
     running,
     sessions,
     slack_events,
+    trials,
     users,
     workflows,
 )
@@ -69,7 +70,7 @@ def create_app(services: Services, *, workers: bool = True) -> Api:
     # slack_events' fixed /hooks/slack/events before hooks' /hooks/{app_key}/{install_id}
     app.include_router(slack_events.router)
     routers = (users, workflows, headless, running, manage, builder, console, install_manager,
-               hooks, executions, metadata, oauth, links, sessions)  # fmt: skip
+               hooks, executions, metadata, oauth, links, sessions, trials)  # fmt: skip
     for module in (*routers, passthrough, pages, dashboard):
         app.include_router(module.router)
 

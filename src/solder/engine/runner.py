@@ -29,6 +29,7 @@ import random
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -364,7 +365,7 @@ class RunExecution:
             inp = {**config, **rendered}
             if isinstance(block, StreamDataBlock):
                 inp = overrides.apply(inp, self.install.output_override)
-            with self.services.heartbeat.hold(self):
+            with self._leased():
                 output = self._run(block, inp, scope, context)
         except Exception as exc:  # noqa: BLE001 - the step boundary: every failure is recorded
             status = self._failed(block, attempt, exc, partial(record, inp=inp))
@@ -497,6 +498,10 @@ class RunExecution:
         self.pending.clear()
         self.unsaved_effect = False
         self.renewed = time.monotonic()
+
+    def _leased(self) -> AbstractContextManager[None]:
+        """While a block works: the heartbeat keeps the run's lease alive."""
+        return self.services.heartbeat.hold(self)
 
     def _keep_lease(self) -> None:
         """Before a step runs: commit a finished side effect, and renew an aging lease."""

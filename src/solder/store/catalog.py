@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, or_, select, update
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
 from solder.engine.definitions import (
     CustomEventDef,
@@ -13,7 +13,13 @@ from solder.engine.definitions import (
     definition_hash,
 )
 from solder.errors import BadInput, NotFound
-from solder.store.tables import custom_events, integrations, workflow_versions, workflows
+from solder.store.tables import (
+    custom_events,
+    integrations,
+    workflow_tests,
+    workflow_versions,
+    workflows,
+)
 from solder.store.types import new_id, utcnow
 
 
@@ -288,3 +294,17 @@ def _version_of(conn: Connection, wf: Any, ref: str, field: str) -> Any:
             field=field,
         )
     return row
+
+
+def keep_test(conn: Connection, workflow_id: str, result: dict[str, Any]) -> None:
+    """Keep ``result`` as the workflow's last test run (the one before it goes)."""
+    conn.execute(delete(workflow_tests).where(workflow_tests.c.workflow_id == workflow_id))
+    conn.execute(
+        insert(workflow_tests).values(workflow_id=workflow_id, result=result, tested_at=utcnow())
+    )
+
+
+def last_test(conn: Connection, workflow_id: str) -> Any:
+    """The workflow's last test run (``result``, ``tested_at``), or None."""
+    q = select(workflow_tests).where(workflow_tests.c.workflow_id == workflow_id)
+    return conn.execute(q).first()
