@@ -214,10 +214,12 @@ def test_build_the_quick_start_test_release_install_run_and_rerun(
     # the runs explorer finds them
     pages = page.get_by_role("navigation", name="Pages")
     pages.get_by_role("link", name="Runs").click()
+    page.get_by_role("heading", name="Runs").wait_for()
     page.get_by_label("Workflow").select_option(label=FULFILLMENT)
     page.get_by_role("button", name="Filter").click()
-    main.locator("tbody tr").get_by_text("succeeded").wait_for()
-    assert main.locator("tbody tr").count() == 1
+    page.wait_for_url(f"**/runs?workflowId={flows[FULFILLMENT]}")
+    expect(main.locator("tbody tr")).to_have_count(1)
+    expect(main.locator("tbody tr td.status")).to_have_text("succeeded")
 
     # the receiver refuses the next order once: that run fails; re-run it from the explorer
     ok(httpx2.post(f"{receiver_url}/_fail", json={"status": 400, "count": 1}))
@@ -227,7 +229,9 @@ def test_build_the_quick_start_test_release_install_run_and_rerun(
     page.get_by_label("Workflow").select_option(label=NEW_ORDER)
     page.get_by_label("Status").select_option("failed")
     page.get_by_role("button", name="Filter").click()
-    main.locator("tbody tr").get_by_text("failed").wait_for()
+    page.wait_for_url("**/runs?*status=failed")
+    expect(main.locator("tbody tr")).to_have_count(1)
+    expect(main.locator("tbody tr td.status")).to_have_text("failed")
     main.locator("tbody tr").first.get_by_role("link").first.click()
     page.get_by_role("button", name="Re-run").click()
     main.locator("#run-status.succeeded").wait_for()
