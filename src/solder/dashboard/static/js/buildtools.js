@@ -40,6 +40,20 @@ function userFields(B) {
   return out;
 }
 
+// The values typed for the test, for the fields the draft declares now, typed as declared.
+function fieldValues(B) {
+  const out = {};
+  for (const [key, f] of userFields(B)) {
+    const raw = (B.testFields[key] || {})[f.name];
+    if (raw === undefined || raw === "") continue;
+    let value = raw;
+    if (f.type === "number" && /^-?\d+(\.\d+)?$/.test(raw.trim())) value = Number(raw.trim());
+    if (f.type === "boolean") value = raw.trim() === "true";
+    (out[key] ||= {})[f.name] = value;
+  }
+  return out;
+}
+
 function stepView(s) {
   return h("section", { class: `block ${s.status}`, "aria-label": `Step ${s.blockKey}${s.index !== undefined ? ` [${s.index}]` : ""}` },
     h("h3", {}, s.blockKey, s.index !== undefined ? ` [${s.index}]` : "", " ", h("span", { class: `status ${s.status}` }, s.status)),
@@ -55,15 +69,20 @@ function testPanel(B) {
   const result = h("div", { id: "test-result", "aria-live": "polite" }, B.lastTest ? resultView(B.lastTest) : null);
   const fields = userFields(B).map(([key, f]) => {
     const id = `tf-${key}-${f.name}`;
-    return h("div", { class: "field" }, h("label", { for: id }, `${f.displayName || f.name} (${key})`),
-      h("input", { id, type: "text", size: 40, value: (B.testFields[key] || {})[f.name] ?? "",
-        oninput: (e) => { (B.testFields[key] ||= {})[f.name] = e.target.value; } }));
+    const now = (B.testFields[key] || {})[f.name] ?? "";
+    const keep = (e) => { (B.testFields[key] ||= {})[f.name] = e.target.value; };
+    const choices = f.type === "boolean" ? ["true", "false"] : f.options;
+    const control = choices
+      ? h("select", { id, onchange: keep }, h("option", { value: "" }, "—"),
+        choices.map((o) => h("option", { value: o, selected: o === now }, o)))
+      : h("input", { id, type: "text", size: 40, value: now, oninput: keep });
+    return h("div", { class: "field" }, h("label", { for: id }, `${f.displayName || f.name} (${key})`), control);
   });
   const run = async () => {
     let trigger;
     try { trigger = JSON.parse(B.testInput || "{}"); } catch { say("The sample trigger data is not valid JSON", true); return; }
     if (!(await save(B, true))) return;
-    const body = { trigger, fields: B.testFields };
+    const body = { trigger, fields: fieldValues(B) };
     if (B.testUser) body.userId = B.testUser;
     try {
       const r = await B.ctx.api.post(`/manage/workflows/${enc(B.workflowId)}/test`, body);

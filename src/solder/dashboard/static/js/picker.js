@@ -67,6 +67,8 @@ export function variables(doc, path, sources) {
   const trig = new Set(["trigger"]);
   const sample = sources.triggerSample();
   if (sample) fromValue(sample, "trigger", trig);
+  const triggered = sources.tested(doc.trigger.key); // the last test run's trigger output
+  if (triggered !== undefined) fromValue(triggered, "trigger", trig);
   const tkind = sources.kind(doc.trigger.type);
   if (tkind && tkind.outputSchema) fromSchema(tkind.outputSchema, null, "trigger", trig);
   groups.push({ group: "Trigger", paths: [...trig] });
