@@ -27,13 +27,18 @@ def field_path(loc: tuple[object, ...]) -> str:
     return out
 
 
+def _where(loc: tuple[object, ...]) -> str:
+    """The field a request validation error names: ``body`` when the body itself is wrong."""
+    return field_path(loc) or ("body" if loc == ("body",) else "")
+
+
 def validation_message(exc: RequestValidationError) -> tuple[int, str]:
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
         return 400, "body: malformed JSON"
     messages = []
     for err in errors:
-        where = field_path(tuple(err.get("loc", ())))
+        where = _where(tuple(err.get("loc", ())))
         msg = str(err.get("msg", "invalid"))
         if err.get("type") == "missing":
             msg = "required"
@@ -65,7 +70,7 @@ def body(exc: Exception, message: str) -> dict[str, Any]:
             out["field"] = exc.field
         out.update(exc.details or {})
     elif isinstance(exc, RequestValidationError) and exc.errors():
-        where = field_path(tuple(exc.errors()[0].get("loc", ())))
+        where = _where(tuple(exc.errors()[0].get("loc", ())))
         if where:
             out["field"] = where
     return out
