@@ -151,7 +151,6 @@ def test_build_the_quick_start_test_release_install_run_and_rerun(
     page.get_by_role("heading", name="New workflow").wait_for()
     build_new_order_flow(page, receiver_url)
     release(page, "First version: new orders to AcmeCo")
-    shot(main, "builder-workflow")
 
     # a change after the release, read against v1
     block(page, "stream-data").get_by_label("body", exact=True).fill(
@@ -176,6 +175,7 @@ def test_build_the_quick_start_test_release_install_run_and_rerun(
     build_fulfillment_flow(page, tester, tried)
     assert store.orders[tried]["status_id"] == 2  # Shipped, by the test run
     release(page, "Fulfillment updates set the order status")
+    shot(main, "builder-workflow")
 
     # gregg installs both through the modal on AcmeCo's page
     (integration,) = ok(api.get("/integrations"))["data"]
@@ -282,6 +282,15 @@ def test_blocks_nest_move_and_delete_by_keyboard(api: httpx2.Client, board: Any)
     block(page, "if-else").get_by_role("button", name="Delete if-else").press("Enter")
     expect(block(page, "if-else")).to_have_count(0)
     expect(block(page, "stop")).to_have_count(0)
+
+    # unsaved edits: leaving asks, and "stay" keeps the page and its address
+    here = page.url
+    asked: list[str] = []
+    page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+    page.get_by_role("link", name="← Integrations").click()
+    page.wait_for_function("(here) => location.href === here", arg=here)
+    assert asked == ["Leave the builder? Your unsaved changes will be lost."]
+    expect(block(page, "stream")).to_be_visible()
 
 
 def test_export_then_import_round_trips_byte_for_byte(

@@ -407,7 +407,7 @@ export async function save(B, quiet = false) {
     B.workflowId = r.workflowId;
     if (B.isNew) {
       B.isNew = false;
-      history.replaceState(null, "", `#/${B.ctx.env}/builder/${enc(B.integrationId)}/${enc(doc.key)}`);
+      B.ctx.moved(`#/${B.ctx.env}/builder/${enc(B.integrationId)}/${enc(doc.key)}`);
     }
     draw(B);
     if (!quiet) say(r.changed ? "Draft saved" : "Draft saved (nothing changed)");
@@ -462,4 +462,8 @@ export async function page(ctx) {
   }
   await tools.load(B);
   draw(B);
+  // unsaved edits are not dropped without asking (the tab's close or reload asks too)
+  const leave = () => !B.dirty || confirm("Leave the builder? Your unsaved changes will be lost.");
+  leave.quiet = () => !B.dirty;
+  ctx.guard(leave);
 }

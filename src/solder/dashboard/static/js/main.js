@@ -91,8 +91,14 @@ async function overview(main) {
 }
 
 let current = 0; // the latest navigation; an older one that finishes later is dropped
+let guard = null; // a page with unsaved edits: () => true when it may be left
 
 async function route() {
+  if (guard && route.last !== undefined && location.hash !== route.last && !guard()) {
+    history.replaceState(null, "", route.last); // stay: the address goes back to this page
+    return;
+  }
+  guard = null;
   const seq = ++current;
   const main = document.getElementById("main");
   const view = h("div", {}); // drawn off-page, shown only if no newer navigation started
@@ -102,7 +108,9 @@ async function route() {
   try {
     if (!where.env) await overview(view);
     else {
-      const ctx = { api: api.bound(where.env), env: where.env, id: where.id, sub: where.sub, params: where.params, main: view, go };
+      const ctx = { api: api.bound(where.env), env: where.env, id: where.id, sub: where.sub, params: where.params, main: view, go,
+        guard: (fn) => { if (seq === current) guard = fn; },
+        moved: (hash) => { history.replaceState(null, "", hash); route.last = hash; } }; // same page, new address
       const entry = PAGES.find(([key]) => key === where.page) || PAGES[0];
       if (HIDDEN[where.page] && where.id) await HIDDEN[where.page][0](ctx);
       else await (where.id && DETAIL[entry[0]] ? DETAIL[entry[0]] : entry[2])(ctx);
@@ -126,4 +134,5 @@ export function refresh() { route(); }
 export { say };
 
 window.addEventListener("hashchange", route);
+window.addEventListener("beforeunload", (e) => { if (guard && !guard.quiet()) e.preventDefault(); });
 refreshSessions().then(route);
