@@ -83,7 +83,8 @@ function problemsAt(B, path, nestedPaths) {
     const rest = p.path.slice(path.length + 1);
     const name = rest.startsWith("inputs.") ? rest.slice(7).split(/[.[]/)[0] : rest.split(/[.[]/)[0];
     if (name) (fields[name] ||= []).push(p.message);
-    return { ...p, message: name ? `${name}: ${p.message}` : p.message };
+    const said = !name || p.message.startsWith(`${name}:`) || p.message.startsWith(`${name} `);
+    return { ...p, message: said ? p.message : `${name}: ${p.message}` };
   });
   return { all, fields };
 }
@@ -360,6 +361,22 @@ function summary(B) {
       h("code", {}, p.path || "workflow"), " ", p.message))));
 }
 
+// The workflow's and the trigger's own fields: marked invalid, with their message under them.
+function flagFields(B) {
+  const t = B.doc.trigger;
+  const ids = { name: "w-name", key: "w-key", "trigger.type": "t-type", "trigger.app": "t-app",
+    "trigger.event": t.type === "appEvent" ? "t-appevent" : "t-event", "trigger.cron": "t-cron",
+    "trigger.timeZone": "t-tz", "trigger.timezone": "t-tz" };
+  for (const [path, id] of Object.entries(ids)) {
+    const messages = B.problems.filter((p) => p.path === path).map((p) => p.message);
+    const el = B.ctx.main.querySelector(`#${id}`);
+    if (!messages.length || !el) continue;
+    el.setAttribute("aria-invalid", "true");
+    el.setAttribute("aria-describedby", `${id}-error`);
+    el.closest(".field").append(h("p", { id: `${id}-error`, class: "error-text field-problem" }, messages.join(" ")));
+  }
+}
+
 export function draw(B) {
   const active = document.activeElement && document.activeElement.id;
   const d = B.doc;
@@ -381,12 +398,13 @@ export function draw(B) {
           if (!B.keyTouched) { d.key = slug(v); document.getElementById("w-key").value = d.key; }
         }, { size: 60 }),
         keyBox),
-      problemsAt(B, "name", []).all.map((p) => h("p", { class: "error-text" }, p.message)),
-      problemsAt(B, "key", []).all.map((p) => h("p", { class: "error-text" }, p.message))),
+    ),
     triggerView(B),
     h("section", { class: "card", "aria-labelledby": "b-blocks" }, h("h2", { id: "b-blocks" }, "Blocks"),
+      B.problems.filter((p) => p.path === "blocks").map((p) => h("p", { class: "error-text" }, p.message)),
       listView(B, d.blocks, "Blocks", "blocks")),
     tools.panels(B));
+  flagFields(B);
   const target = document.getElementById(B.focus || active);
   B.focus = null;
   if (target) {
@@ -400,6 +418,13 @@ export function draw(B) {
 // Saves the draft; on refusal the problems are shown on their blocks and fields.
 export async function save(B, quiet = false) {
   const doc = clean(B.doc);
+  if (!doc.key) { // the address needs it: said here, before asking the server
+    B.problems = [{ path: "key", blockKey: null, message: "A workflow needs a key (lower case letters, digits, - and _)." }];
+    B.focus = "w-key";
+    draw(B);
+    say("Not saved: the workflow has no key", true);
+    return false;
+  }
   try {
     const r = await B.ctx.api.put(`/manage/integrations/${enc(B.integrationId)}/workflows/${enc(doc.key)}`, doc);
     B.problems = [];
