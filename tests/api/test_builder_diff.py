@@ -93,3 +93,35 @@ def test_bad_versions_are_refused_naming_the_parameter(server: Server) -> None:
         refused(mgmt.get(path, params={"from": 1, "to": "latest"}), "to")
         resp = mgmt.get("/manage/workflows/nope/diff")
         assert resp.status_code == 404
+
+
+def test_a_branch_path_change_is_told_on_its_block(server: Server) -> None:
+    with manager(server) as mgmt:
+        integration = ok(
+            mgmt.post("/manage/integrations/new", json={"key": "shop", "app": "bigcommerce"})
+        )["integrationId"]
+        doc: dict[str, Any] = {
+            "key": "routes",
+            "name": "Routes",
+            "trigger": {"key": "hook", "type": "webhook"},
+            "blocks": [
+                {
+                    "key": "route",
+                    "type": "branch",
+                    "paths": [{"key": "paid", "condition": "{{ trigger.paid }}"}],
+                    "default": [{"key": "done", "type": "stop"}],
+                }
+            ],
+        }
+        path = f"/manage/integrations/{integration}/workflows/routes"
+        wf = ok(mgmt.put(path, json=doc))["workflowId"]
+        ok(mgmt.post(f"/manage/workflows/{wf}/release"))
+        doc["blocks"][0]["paths"][0]["condition"] = "{{ trigger.settled }}"
+        doc["trigger"]["name"] = "Incoming"
+        ok(mgmt.put(path, json=doc))
+        answer = ok(mgmt.get(f"/manage/workflows/{wf}/diff", params={"from": 1}))
+        assert [(c["kind"], c["blockKey"], c["what"]) for c in answer["changes"]] == [
+            ("changed", "hook", "Trigger 'hook' (webhook): name added"),
+            ("changed", "route", "Path 'paid' of block 'route': condition changed"),
+        ]
+        assert "-            condition: '{{ trigger.paid }}'" in answer["text"].splitlines()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import httpx2
 import yaml
 
+from solder.push import push
 from tests.api.builder import QUICKSTART_FILES, manager, quickstart, refused
 from tests.conftest import Server
 from tests.flows import ok
@@ -165,3 +167,17 @@ def test_a_bad_import_is_refused_whole_naming_the_field(server: Server) -> None:
         assert "teleport" in body["message"]
         assert ok(mgmt.get("/2023-12/events"))["data"] == []
         assert ok(mgmt.get("/2023-12/integrations"))["data"] == []
+
+
+def test_solder_push_reads_an_export_as_unchanged(server: Server, tmp_path: Path) -> None:
+    """The builder's file goes to git and comes back through the CLI without a change."""
+    with manager(server) as mgmt:
+        report = import_(mgmt, HAND_WRITTEN, YAML)
+        folder = tmp_path / "defs"
+        folder.mkdir()
+        (folder / "shop.yaml").write_text(export(mgmt, report["integrationId"]))
+        (folder / "shop.json").write_text(export(mgmt, report["integrationId"], "json"))
+        lines = push(mgmt, folder, release=False).lines
+        assert [line.split(": ", 1)[1] for line in lines if "workflow" in line] == [
+            f"{report['workflows'][0]['workflowId']} draft unchanged"
+        ] * 2

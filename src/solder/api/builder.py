@@ -216,5 +216,5 @@ def diff(
         "from": since,
         "to": to if to == "draft" else int(to),
         "text": text,
-        "changes": compare.changes(before, after),
+        "changes": compare.changes(integration.key, before, after),
     }

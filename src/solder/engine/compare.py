@@ -26,47 +26,50 @@ def unified(integration: Any, before: dict[str, Any], after: dict[str, Any], a: 
     return "".join(lines)
 
 
-def _blocks(doc: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
-    """Every block of an exported workflow by key: where it is, and its own properties."""
-    found: dict[str, tuple[str, dict[str, Any]]] = {}
+Part = tuple[str, str, str, dict[str, Any]]
+"""A block or a branch path: its block's key, how to name it, where it is, its properties."""
+
+
+def _parts(doc: dict[str, Any]) -> dict[str, Part]:
+    """Every block and branch path of an exported workflow, without the blocks it holds."""
+    found: dict[str, Part] = {}
 
     def visit(blocks: list[dict[str, Any]], where: str) -> None:
         for i, block in enumerate(blocks):
-            at = f"{where}[{i}]"
-            found[block["key"]] = (at, {k: v for k, v in block.items() if k not in NESTED})
+            at, key = f"{where}[{i}]", block["key"]
+            own = {k: v for k, v in block.items() if k not in NESTED}
+            found[key] = (key, f"Block {key!r} ({block['type']})", at, own)
             for name in ("then", "else", "default", "blocks"):
                 visit(block.get(name) or [], f"{at}.{name}")
             for j, path in enumerate(block.get("paths") or []):
-                found_path = {k: v for k, v in path.items() if k != "blocks"}
-                found[f"{block['key']}/{path['key']}"] = (f"{at}.paths[{j}]", found_path)
+                own = {k: v for k, v in path.items() if k != "blocks"}
+                label = f"Path {path['key']!r} of block {key!r}"
+                found[f"{key}/{path['key']}"] = (key, label, f"{at}.paths[{j}]", own)
                 visit(path.get("blocks") or [], f"{at}.paths[{j}].blocks")
 
     trigger = doc["trigger"]
-    found[trigger["key"]] = ("trigger", trigger)
+    found[trigger["key"]] = (trigger["key"], f"Trigger {trigger['key']!r} ({trigger['type']})",
+                             "trigger", trigger)  # fmt: skip
     visit(doc["blocks"], "blocks")
     return found
 
 
-def _label(key: str, props: dict[str, Any]) -> str:
-    kind = props.get("type")
-    return f"{key!r} ({kind})" if kind else f"path {key!r}"
-
-
-def changes(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
+def changes(
+    integration_key: str, before: dict[str, Any], after: dict[str, Any]
+) -> list[dict[str, Any]]:
     """``[{kind: added|removed|changed, blockKey, what}]`` from ``before`` to ``after``."""
-    old = documents.workflow_document("", before)
-    new = documents.workflow_document("", after)
+    old = documents.workflow_document(integration_key, before)
+    new = documents.workflow_document(integration_key, after)
     out: list[dict[str, Any]] = []
     if old["name"] != new["name"]:
         what = f"The workflow's name changed from {old['name']!r} to {new['name']!r}"
         out.append({"kind": "changed", "blockKey": None, "what": what})
-    was, now = _blocks(old), _blocks(new)
-    for key, (at, props) in now.items():
-        if key not in was:
-            what = f"Block {_label(key, props)} was added at {at}"
-            out.append({"kind": "added", "blockKey": key, "what": what})
+    was, now = _parts(old), _parts(new)
+    for ref, (key, label, at, props) in now.items():
+        if ref not in was:
+            out.append({"kind": "added", "blockKey": key, "what": f"{label} was added at {at}"})
             continue
-        at_before, props_before = was[key]
+        _, _, at_before, props_before = was[ref]
         differs = sorted(
             name for name in {*props, *props_before} if props.get(name) != props_before.get(name)
         )
@@ -76,12 +79,12 @@ def changes(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any
         if at != at_before:
             parts.append(f"moved from {at_before} to {at}")
         if parts:
-            what = f"Block {_label(key, props)}: {'; '.join(parts)}"
-            out.append({"kind": "changed", "blockKey": key, "what": what})
-    for key, (at, props) in was.items():
-        if key not in now:
-            what = f"Block {_label(key, props)} was removed from {at}"
-            out.append({"kind": "removed", "blockKey": key, "what": what})
+            out.append({"kind": "changed", "blockKey": key, "what": f"{label}: {'; '.join(parts)}"})
+    for ref, (key, label, at, _) in was.items():
+        if ref not in now:
+            out.append(
+                {"kind": "removed", "blockKey": key, "what": f"{label} was removed from {at}"}
+            )
     return out
 
 
