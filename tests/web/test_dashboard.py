@@ -92,6 +92,7 @@ def test_log_in_browse_find_a_failed_run_rerun_it_and_manage_the_installation(
     envs, pages = (page.get_by_role("navigation", name=n) for n in ("Environments", "Pages"))
     envs.get_by_role("link", name="development").click()
     pages.get_by_role("link", name="Runs").click()
+    page.get_by_role("heading", name="Runs").wait_for()  # not a label of the page before
     page.get_by_label("Status").select_option("failed")
     page.get_by_role("button", name="Filter").click()
     page.wait_for_url("**/runs?status=failed")
