@@ -267,6 +267,15 @@ def test_blocks_nest_move_and_delete_by_keyboard(api: httpx2.Client, board: Any)
     page.keyboard.press("Escape")
     assert page.evaluate("document.activeElement.id").endswith("-url")  # back in the field
 
+    # each problem on its own block, nested ones included, and on its field
+    page.get_by_role("button", name="Check", exact=True).click()
+    expect(http.get_by_label("url (required)")).to_have_attribute("aria-invalid", "true")
+    inner = http.get_by_role("list", name="Problems of http-request")
+    outer = block(page, "iterate").get_by_role("list", name="Problems of iterate")
+    expect(inner).to_contain_text("url")
+    expect(outer).to_contain_text("items")
+    assert "url" not in (outer.text_content() or "")
+
     # move the if block above Stream Data by keyboard; focus stays on the block's controls
     headings = page.locator("main ol.blocks > li > section > .block-head h3")
     assert headings.first.text_content().startswith("1. Stream Data")  # type: ignore[union-attr]
@@ -299,6 +308,8 @@ def test_export_then_import_round_trips_byte_for_byte(
     page = board
     push_quickstart(api)
     open_in_builder(page, FULFILLMENT)
+    page.get_by_role("button", name="Save draft").click()  # the builder keeps what it loaded
+    saved(page, "Draft saved (nothing changed)")
     for n, fmt in enumerate(("yaml", "json")):
         button = page.get_by_role("button", name=f"Export {fmt.upper()}")
         (tmp_path / f"{n}a").mkdir()
