@@ -310,6 +310,7 @@ def test_export_then_import_round_trips_byte_for_byte(
     open_in_builder(page, FULFILLMENT)
     page.get_by_role("button", name="Save draft").click()  # the builder keeps what it loaded
     saved(page, "Draft saved (nothing changed)")
+    files: dict[str, bytes] = {}
     for n, fmt in enumerate(("yaml", "json")):
         button = page.get_by_role("button", name=f"Export {fmt.upper()}")
         (tmp_path / f"{n}a").mkdir()
@@ -322,4 +323,16 @@ def test_export_then_import_round_trips_byte_for_byte(
         expect(report).not_to_contain_text("(changed)")
         (tmp_path / f"{n}b").mkdir()
         assert download(page, button, tmp_path / f"{n}b") == first
+        files[fmt] = first
     assert len(ok(api.get("/integrations"))["data"]) == 1
+
+    # the same file under another key, imported on the Integrations page: a second integration
+    text = files["yaml"].decode().replace("key: bigcommerce-quickstart", "key: bigcommerce-copy")
+    copy = tmp_path / "copy.yaml"
+    copy.write_text(text.replace("name: BigCommerce\n", "name: BigCommerce copy\n", 1))
+    page.locator("main").get_by_role("link", name="← Integrations").click()
+    page.get_by_role("heading", name="Integrations").wait_for()
+    page.get_by_label("Import a file (YAML or JSON)").set_input_files(str(copy))
+    card = page.locator("main").get_by_role("region", name="BigCommerce copy")
+    expect(card.get_by_role("cell", name="draft only")).to_have_count(2)
+    expect(page.locator("#import-report")).to_contain_text("fulfillment-to-bigcommerce (changed)")

@@ -197,9 +197,9 @@ export async function exportFile(api, integrationId, name, format) {
   } catch (err) { say(err.status === 404 ? "This server cannot export yet" : err.message, true); }
 }
 
-// A file input that imports what `solder push` reads; `done(report)` gets the report.
-export function importer(ctx, done) {
-  const report = h("div", { id: "import-report", "aria-live": "polite" });
+// A file input that imports what `solder push` reads; `done(answer)` is called after; the
+// report element may be handed over (kept across a redraw of the page).
+export function importer(ctx, done, report = h("div", { id: "import-report", "aria-live": "polite" })) {
   const input = h("input", { type: "file", id: "import-file", accept: ".yaml,.yml,.json,application/json,text/yaml",
     onchange: async (e) => {
       const file = e.target.files[0];

@@ -45,6 +45,9 @@ function newIntegration(ctx, apps) {
   return [open, form];
 }
 
+// The last import's report, shown again when the page is redrawn with what it imported.
+const lastImport = {}; // by environment
+
 export async function integrations(ctx) {
   const [ints, all, apps] = await Promise.all([ctx.api.get("/integrations"), ctx.api.get("/workflows"), ctx.api.get("/metadata/apps")]);
   const byIntegration = {};
@@ -53,7 +56,8 @@ export async function integrations(ctx) {
   const builder = (i, wf) => `#/${ctx.env}/builder/${encodeURIComponent(i)}/${wf}`;
   replace(ctx.main,
     h("h1", {}, "Integrations", h("span", { class: `env-badge ${ctx.env}` }, ctx.env)),
-    h("div", { class: "row" }, openNew, importer(ctx, () => setTimeout(() => ctx.go(location.hash), 1500))),
+    h("div", { class: "row" }, openNew, importer(ctx, () => ctx.go(location.hash),
+      lastImport[ctx.env] ||= h("div", { id: "import-report", "aria-live": "polite" }))),
     newForm,
     ints.data.length ? null : h("p", { class: "muted" }, "No integration yet: make one here, or push one with `solder push`."),
     ints.data.map((i) => h("section", { class: "card", "aria-labelledby": `int-${i.integrationId}` },
