@@ -150,6 +150,9 @@ function inputRow(name, raw, root, values, opts, required) {
     }
     const userField = opts.user ? opts.user.get(name) : null;
     const el = invalid(control(id, s, values[name], set, {}), id, messages);
+    if (s.description) { // the help text is read with the field
+      el.setAttribute("aria-describedby", [`${id}-help`, el.getAttribute("aria-describedby")].filter(Boolean).join(" "));
+    }
     if (userField) el.disabled = true;
     const canPick = ["text", "json"].includes(kindOf(s));
     return h("div", { class: "input-row", "data-input": name },
@@ -158,7 +161,7 @@ function inputRow(name, raw, root, values, opts, required) {
         canPick ? h("button", { type: "button", class: "secondary small", disabled: !!userField,
           "aria-label": `Insert a variable into ${name}`, onclick: () => opts.pick(el, name) }, "{{ }}") : null),
       kindOf(s) === "json" ? h("p", { id: `${id}-json`, class: "error-text", "aria-live": "polite" }) : null,
-      s.description ? h("p", { class: "muted" }, s.description) : null,
+      s.description ? h("p", { class: "muted", id: `${id}-help` }, s.description) : null,
       opts.user ? userSwitch(id, name, s, userField, opts) : null,
       problemsOf(id, messages));
   }
