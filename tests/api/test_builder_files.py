@@ -158,6 +158,12 @@ def test_a_bad_import_is_refused_whole_naming_the_field(server: Server) -> None:
         refused(mgmt.post("/manage/import", content="a: [", headers=YAML), "body")
         refused(mgmt.post("/manage/import", content="- 1\n", headers=YAML), "body")
         refused(mgmt.post("/manage/import", content="other: 1\n", headers=YAML), "body")
+        laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+            f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+            for p, c in zip("abcdefg", "bcdefgh", strict=True)
+        )
+        body = refused(mgmt.post("/manage/import", content=laughs, headers=YAML), "body")
+        assert "aliases" in body["message"]
         # the events document is good, the integration is not: nothing is stored
         doc = yaml.safe_load(QUICKSTART_FILES[1].read_text())
         doc["workflows"][0]["blocks"][0]["type"] = "teleport"

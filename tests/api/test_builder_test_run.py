@@ -8,17 +8,9 @@ import httpx2
 from sqlalchemy import func, select
 
 from solder.store.tables import runs, trigger_states, workflow_installs
-from tests.api.builder import manager, quickstart, refused
-from tests.conftest import STORE_HASH, STORE_TOKEN, Server
+from tests.api.builder import ORDER, manager, order_status, place_order, quickstart, refused
+from tests.conftest import Server
 from tests.flows import install_quickstart, ok, push_quickstart, workflow_ids
-
-ORDER = {
-    "id": 7,
-    "status": "Awaiting Payment",
-    "total_inc_tax": "12.50",
-    "currency_code": "EUR",
-    "billing_address": {"email": "ada@example.com"},
-}
 
 
 def count_runs(server: Server, workflow_id: str | None = None) -> int:
@@ -84,16 +76,7 @@ def test_an_app_block_uses_the_named_users_credentials_and_touches_no_install(
 ) -> None:
     push_quickstart(api)
     ann = install_quickstart(api, "ann", receiver_url)
-    store = server.services.settings.app_base_urls["bigcommerce"]
-    headers = {"X-Auth-Token": STORE_TOKEN}
-    order = {
-        "customer_id": 0,
-        "billing_address": {"first_name": "Ada", "email": "a@b.c"},
-        "products": [{"name": "Wire", "quantity": 1, "price_inc_tax": 5, "price_ex_tax": 5}],
-    }
-    placed = ok(httpx2.post(f"{store}/stores/{STORE_HASH}/v2/orders", json=order, headers=headers))[
-        "id"
-    ]
+    placed = place_order(server)
     wf = workflow_ids(api)[
         "When a fulfillment status is updated in AcmeCo, update the order status in BigCommerce"
     ]
@@ -116,8 +99,7 @@ def test_an_app_block_uses_the_named_users_credentials_and_touches_no_install(
         unknown = mgmt.post(f"/manage/workflows/{wf}/test", json={**body, "userId": "bob"})
         assert unknown.status_code == 404
         assert unknown.json()["field"] == "userId"
-    got = ok(httpx2.get(f"{store}/stores/{STORE_HASH}/v2/orders/{placed}", headers=headers))
-    assert got["status"] == "Shipped"
+    assert order_status(server, placed) == "Shipped"
     # the order placed above ran ann's new-order copy; the tested workflow has no run
     assert count_runs(server, wf) == 0
     assert install_state(server, wf) == before

@@ -7,6 +7,7 @@ it as the workflow's draft after the same checks ``solder push`` makes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -71,7 +72,8 @@ class CheckBody(BaseModel):
     workflow: Any = Field(description="one entry of workflows: in a definition file")
 
 
-def _event_exists(conn: Connection, env: str) -> Any:
+def _event_exists(conn: Connection, env: str) -> Callable[[str], bool]:
+    """Whether the environment defines the custom event named so."""
     return lambda name: catalog.find_event(conn, env, name) is not None
 
 

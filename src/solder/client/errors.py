@@ -101,15 +101,17 @@ def retry_after(response: httpx2.Response) -> float | None:
 
 def error_for(response: httpx2.Response) -> SolderAPIError:
     """The exception for a refused call, with the server's own message."""
+    named = None
     try:
         body = response.json()
         message = str(body["message"]) if isinstance(body, dict) else response.text
+        named = body.get("field") if isinstance(body, dict) else None
     except (ValueError, KeyError):
         message = response.text or response.reason_phrase
     found = _FIELD.match(message)
     kw: dict[str, Any] = {
         "status": response.status_code,
-        "field": found.group(1) if found else None,
+        "field": named if isinstance(named, str) else (found.group(1) if found else None),
         "response": response,
     }
     if response.status_code == 429:

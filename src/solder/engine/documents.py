@@ -166,5 +166,28 @@ def parse(text: str, *, is_json: bool, where: str = "body") -> list[dict[str, An
             continue
         if not isinstance(doc, dict):
             raise BadInput(f"{where}: a definition file holds an object", field=where)
+        _bounded(doc, where)
         out.append(doc)
     return out
+
+
+MAX_VALUES = 200_000
+"""The most values a document may hold once YAML aliases are expanded: anchors used as a
+"billion laughs" make a small file stand for an enormous one, which checking, hashing and
+storing would expand."""
+
+
+def _bounded(doc: Any, where: str) -> None:
+    seen, stack = 0, [doc]
+    while stack:
+        value = stack.pop()
+        seen += 1
+        if seen > MAX_VALUES:
+            raise BadInput(
+                f"{where}: more than {MAX_VALUES} values once YAML aliases are expanded",
+                field=where,
+            )
+        if isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
