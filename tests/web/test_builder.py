@@ -27,6 +27,7 @@ from tests.web.builderflow import add_block, block, define_events, download, pic
 
 pytestmark = pytest.mark.browser
 URL_LABEL = "Where to send new orders (your server's URL)"
+STATUS_MAP = '{{ $lookup({"FULFILLED": "Shipped", "DELIVERED": "Completed"}, trigger.status) }}'
 BIGCOMMERCE = {"type": "bigcommerce", "data": {"storeHash": STORE_HASH, "accessToken": STORE_TOKEN}}
 
 
@@ -103,14 +104,16 @@ def build_fulfillment_flow(page: Any, tester: str, order_id: int) -> None:
     pick(page, card, "orderId", "trigger.orderId")
     pick(page, card, "status", "trigger.status")
     assert card.get_by_label("orderId (required)").input_value() == "{{ trigger.orderId }}"
-    assert card.get_by_label("status (required)").input_value() == "{{ trigger.status }}"
+    status = card.get_by_label("status (required)")
+    assert status.input_value() == "{{ trigger.status }}"
+    status.fill(STATUS_MAP)  # AcmeCo's statuses -> BigCommerce's, as the quick start maps them
     page.get_by_role("button", name="Save draft").click()
     saved(page)
 
     # the sample comes from the event's declared body; the test run changes a real order
     sample = page.get_by_label("Sample trigger data (JSON)")
     assert '"orderId": "text"' in sample.input_value()
-    sample.fill(f'{{"orderId": "{order_id}", "status": "Shipped"}}')
+    sample.fill(f'{{"orderId": "{order_id}", "status": "FULFILLED"}}')
     page.get_by_label("Run as user").fill(tester)
     page.get_by_role("button", name="Test run").click()
     expect(page.locator("#test-status")).to_have_text("succeeded")
@@ -200,11 +203,12 @@ def test_build_the_quick_start_test_release_install_run_and_rerun(
 
     # both events run gregg's copies
     order_id = place_order(store_url)
-    data = {"orderId": str(order_id), "status": "Shipped"}
+    data = {"orderId": str(order_id), "status": "DELIVERED"}
     ok(api.post("/run/event", json={"event": "Fulfillment Updated", "userId": gregg, "data": data}))
     (first,) = settled(api, flows[NEW_ORDER], gregg, 1)
     (second,) = settled(api, flows[FULFILLMENT], gregg, 1)
     assert (first["status"], second["status"]) == ("succeeded", "succeeded")
+    assert store.orders[order_id]["status"] == "Completed"
     wait_until("the delivery", lambda: len(received(receiver_url)) == 2)
 
     # the runs explorer finds them
