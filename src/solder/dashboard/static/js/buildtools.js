@@ -17,6 +17,8 @@ function sampleOf(body) {
 
 function defaultSample(B) {
   const t = B.doc.trigger;
+  const last = B.lastTest && (B.lastTest.steps || []).find((s) => s.blockKey === t.key);
+  if (last && last.output && typeof last.output === "object") return last.output; // the last test's
   if (t.type === "customEvent") {
     const event = B.events.find((e) => e.name === t.event);
     if (event) return sampleOf(event.body);
