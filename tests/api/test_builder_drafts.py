@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx2
@@ -199,3 +200,14 @@ def test_push_keeps_the_workflows_the_builder_added(server: Server) -> None:
         quickstart(mgmt)
         exported = mgmt.get("/manage/integrations/bigcommerce-quickstart/export").text
         assert exported.count("\n  - key: ") == 3
+
+
+def test_a_new_integration_asked_at_once_by_many_is_made_once(server: Server) -> None:
+    def ask(_: int) -> httpx2.Response:
+        with manager(server) as mgmt:
+            return mgmt.post("/manage/integrations/new", json={"key": "race", "app": "bigcommerce"})
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(ask, range(8)))
+    assert [a.status_code for a in answers] == [200] * 8
+    assert len({a.json()["integrationId"] for a in answers}) == 1

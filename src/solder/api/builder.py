@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from solder.api import manage
@@ -51,8 +52,15 @@ def new_integration(
     """Create an integration with no workflows, or answer the one with this key."""
     if body.app not in services.apps:
         raise BadInput(f"app: unknown app {body.app!r}", field="app")
+    try:
+        return _new_integration(services, who.env, body)
+    except IntegrityError:  # made at the same moment by another request: answer that one
+        return _new_integration(services, who.env, body)
+
+
+def _new_integration(services: Services, env: str, body: NewIntegration) -> dict[str, Any]:
     with services.engine.begin() as conn:
-        found = catalog.find_integration(conn, who.env, body.key)
+        found = catalog.find_integration(conn, env, body.key)
         if found is not None:
             if found.app != body.app:
                 raise Conflict(
@@ -60,9 +68,9 @@ def new_integration(
                     field="app",
                 )
             return {"integrationId": found.id}
-        spec = IntegrationFile(integration=IntegrationDef(key=body.key, app=body.app,
-                                                          name=body.name))  # fmt: skip
-        return {"integrationId": catalog.upsert_integration(conn, who.env, spec)["integrationId"]}
+        head = IntegrationDef(key=body.key, app=body.app, name=body.name)
+        stored = catalog.upsert_integration(conn, env, IntegrationFile(integration=head))
+        return {"integrationId": stored["integrationId"]}
 
 
 class CheckBody(BaseModel):
