@@ -284,7 +284,7 @@ def test_blocks_nest_move_and_delete_by_keyboard(api: httpx2.Client, board: Any)
 
     # move the if block above Stream Data by keyboard; focus stays on the block's controls
     headings = page.locator("main ol.blocks > li > section > .block-head h3")
-    assert headings.first.text_content().startswith("1. Stream Data")  # type: ignore[union-attr]
+    expect(headings.first).to_contain_text("1. Stream Data")
     branch.get_by_role("button", name="Move if-else up").focus()
     page.keyboard.press("Enter")
     expect(headings.first).to_contain_text("1. If / else")
@@ -293,10 +293,25 @@ def test_blocks_nest_move_and_delete_by_keyboard(api: httpx2.Client, board: Any)
     expect(headings.first).to_contain_text("1. Stream Data")
     shot(page.get_by_role("region", name="Blocks", exact=True), "builder-nested")
 
+    # with the mouse: the Stop block dragged by its grip out of Then, to the end of the workflow
+    page.set_viewport_size({"width": 1200, "height": 2600})  # both ends in view: no scrolling
+    block(page, "stop").locator(".grip").drag_to(
+        page.get_by_role("group", name="Add to Blocks", exact=True)
+    )
+    top = page.locator("main ol.blocks[aria-label=Blocks] > li > section")
+    expect(top).to_have_count(3)
+    expect(top.last).to_have_attribute("aria-label", "Block stop")
+    expect(branch.get_by_role("region", name="Block stop")).to_have_count(0)
+    into_itself = page.get_by_role("group", name="Add to Then of if-else", exact=True)
+    branch.locator(".grip").first.drag_to(into_itself)  # refused: a block cannot hold itself
+    expect(top).to_have_count(3)
+    expect(top.nth(1)).to_have_attribute("aria-label", "Block if-else")
+
     page.once("dialog", lambda d: d.accept())
     block(page, "if-else").get_by_role("button", name="Delete if-else").press("Enter")
     expect(block(page, "if-else")).to_have_count(0)
-    expect(block(page, "stop")).to_have_count(0)
+    expect(block(page, "iterate")).to_have_count(0)  # with what it held
+    expect(top).to_have_count(2)
 
     # unsaved edits: leaving asks, and "stay" keeps the page and its address
     here = page.url

@@ -258,7 +258,7 @@ function blockCard(B, list, i, path) {
     h("button", { type: "button", id: `${u}-${suffix}`, class: cls, "aria-label": label, disabled, onclick: fn }, body);
   return h("section", { class: `block-card${mine.all.length ? " has-problems" : ""}`, "aria-label": `Block ${b.key}` },
     h("div", { class: "block-head" },
-      h("h3", {}, title, h("span", { class: "muted" }, ` · ${kind.title}`)),
+      h("h3", {}, grip(list, b), title, h("span", { class: "muted" }, ` · ${kind.title}`)),
       h("div", { class: "row tight" },
         button("up", `Move ${b.key} up`, "↑ Up", i === 0, () => move(B, list, i, -1, i - 1 === 0 ? `${u}-down` : `${u}-up`)),
         button("down", `Move ${b.key} down`, "↓ Down", i === list.length - 1,
@@ -287,6 +287,44 @@ function blockCard(B, list, i, path) {
     nestedViews(B, b, path));
 }
 
+// Drag and drop, for the mouse (the Up and Down buttons are the keyboard's way): a block is
+// dragged by its grip and dropped on a block (it goes before it) or on a list's "Add" row (it
+// goes last), in its own list or another one, never inside itself.
+let dragging = null; // {list, block}
+
+function inside(b, list) {
+  return picker.children(b).some(([, l]) => l === list || l.some((x) => inside(x, list)));
+}
+
+function dropOn(B, list, index) {
+  return {
+    ondragover: (e) => {
+      if (dragging && dragging.block !== list[index] && !inside(dragging.block, list)) {
+        e.preventDefault(); e.stopPropagation(); e.dataTransfer.dropEffect = "move";
+      }
+    },
+    ondrop: (e) => {
+      if (!dragging || inside(dragging.block, list)) return;
+      e.preventDefault(); e.stopPropagation();
+      const { list: from, block } = dragging;
+      dragging = null;
+      const at = from.indexOf(block);
+      from.splice(at, 1);
+      const to = index === undefined ? list.length : list.indexOf(list === from && at < index ? list[index - 1] : list[index]);
+      list.splice(index === undefined || to < 0 ? list.length : to, 0, block);
+      changed(B);
+      draw(B);
+      say(`Moved ${block.key}`);
+    },
+  };
+}
+
+function grip(list, b) {
+  return h("span", { class: "grip", draggable: "true", title: `Drag ${b.key} to move it`, "aria-hidden": "true",
+    ondragstart: (e) => { dragging = { list, block: b }; e.dataTransfer.effectAllowed = "move"; e.dataTransfer.setData("text/plain", b.key); },
+    ondragend: () => { dragging = null; } }, "⠿");
+}
+
 function listView(B, list, name, path) {
   const id = `add-${uid(list)}`;
   const types = Object.values(B.cat).filter((k) => !k.trigger);
@@ -294,8 +332,8 @@ function listView(B, list, name, path) {
   return h("div", { class: "block-list" },
     path === "blocks" ? null : h("h4", { class: "list-name" }, name),
     list.length ? h("ol", { class: "blocks", "aria-label": name },
-      list.map((b, i) => h("li", {}, blockCard(B, list, i, `${path}[${i}]`)))) : h("p", { class: "muted" }, "No block here yet."),
-    h("div", { class: "row add", role: "group", "aria-label": `Add to ${name}` },
+      list.map((b, i) => h("li", dropOn(B, list, i), blockCard(B, list, i, `${path}[${i}]`)))) : h("p", { class: "muted" }, "No block here yet."),
+    h("div", { class: "row add", role: "group", "aria-label": `Add to ${name}`, ...dropOn(B, list, undefined) },
       h("label", { for: id }, `New block in ${name}`), chosen,
       h("button", { type: "button", onclick: () => {
         const b = newBlock(B, chosen.value);
