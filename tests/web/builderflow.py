@@ -9,6 +9,7 @@ import yaml
 
 from tests.conftest import Server
 from tests.flows import EXAMPLES, ok
+from tests.web.browser import shot
 
 
 def define_events(server: Server) -> None:
@@ -48,3 +49,9 @@ def download(page: Any, button: Any, into: Path) -> bytes:
     target = into / got.value.suggested_filename
     got.value.save_as(target)
     return target.read_bytes()
+
+
+def picture(page: Any, locator: Any, name: str) -> None:
+    """``shot`` without the passing status message over the picture."""
+    page.evaluate("document.getElementById('status').hidden = true")
+    shot(locator, name)

@@ -22,8 +22,8 @@ from solder.sandbox.bigcommerce import StoreState
 from tests.conftest import STORE_HASH, STORE_TOKEN, Server
 from tests.e2e.test_quickstart_flow import place_order
 from tests.flows import FULFILLMENT, NEW_ORDER, ok, push_quickstart, settled, wait_until
-from tests.web.browser import dashboard_tab, install, shot
-from tests.web.builderflow import add_block, block, define_events, download, pick, saved
+from tests.web.browser import dashboard_tab, install
+from tests.web.builderflow import add_block, block, define_events, download, pick, picture, saved
 
 pytestmark = pytest.mark.browser
 URL_LABEL = "Where to send new orders (your server's URL)"
@@ -64,7 +64,7 @@ def build_new_order_flow(page: Any, receiver_url: str) -> None:
     problem = page.locator(f"#{url.get_attribute('id')}-error")
     expect(problem).to_contain_text("required")
     expect(stream.get_by_role("list", name="Problems of stream-data")).to_be_visible()
-    shot(page.locator("main"), "builder-problems")
+    picture(page, page.locator("main"), "builder-problems")
 
     # the URL becomes a field the user fills in when installing
     url_row = stream.locator("[data-input=url]")
@@ -85,7 +85,7 @@ def build_new_order_flow(page: Any, receiver_url: str) -> None:
     assert '"statusCode": 200' in (step.locator("details").nth(1).text_content() or "")  # output
     got = [(r["path"], r["json"]["orderId"]) for r in received(receiver_url)]
     assert got == [("/acmeco/orders", 101)]
-    shot(page.locator("main"), "builder-test-run")
+    picture(page, page.locator("main"), "builder-test-run")
 
 
 def build_fulfillment_flow(page: Any, tester: str, order_id: int) -> None:
@@ -101,7 +101,7 @@ def build_fulfillment_flow(page: Any, tester: str, order_id: int) -> None:
     card.get_by_role("button", name="Insert a variable into orderId").click()
     dialog = page.get_by_role("dialog")
     dialog.get_by_role("button", name="trigger.status", exact=True).wait_for()
-    shot(dialog, "builder-picker")
+    picture(page, dialog, "builder-picker")
     dialog.get_by_role("button", name="Close").click()
     pick(page, card, "orderId", "trigger.orderId")
     pick(page, card, "status", "trigger.status")
@@ -168,7 +168,7 @@ def test_build_the_quick_start_test_release_install_run_and_rerun(
     expect(diff.locator("li.change.changed")).to_contain_text("Block 'stream-data'")
     diff.get_by_text("The YAML, line by line").click()
     expect(diff.locator("pre .add")).to_contain_text("total")
-    shot(page.get_by_role("region", name="Versions"), "builder-versions")
+    picture(page, page.get_by_role("region", name="Versions"), "builder-versions")
 
     # the second workflow, test-run as a user whose store is connected
     tester = ok(api.post("/users", json={"username": "tester"}))["userId"]
@@ -180,7 +180,7 @@ def test_build_the_quick_start_test_release_install_run_and_rerun(
     build_fulfillment_flow(page, tester, tried)
     assert store.orders[tried]["status_id"] == 2  # Shipped, by the test run
     release(page, "Fulfillment updates set the order status")
-    shot(main, "builder-workflow")
+    picture(page, main, "builder-workflow")
 
     # gregg installs both through the modal on AcmeCo's page
     (integration,) = ok(api.get("/integrations"))["data"]
@@ -291,7 +291,7 @@ def test_blocks_nest_move_and_delete_by_keyboard(api: httpx2.Client, board: Any)
     assert focused(page) == "Move if-else down"  # "up" is disabled at the top
     page.keyboard.press("Enter")
     expect(headings.first).to_contain_text("1. Stream Data")
-    shot(page.get_by_role("region", name="Blocks", exact=True), "builder-nested")
+    picture(page, page.get_by_role("region", name="Blocks", exact=True), "builder-nested")
 
     # with the mouse: the Stop block dragged by its grip out of Then, to the end of the workflow
     page.set_viewport_size({"width": 1200, "height": 2600})  # both ends in view: no scrolling
