@@ -102,7 +102,9 @@ function testPanel(B) {
         oninput: (e) => { B.testInput = e.target.value; } })),
     fields.length ? h("fieldset", {}, h("legend", {}, "Values of the fields the user configures"), fields) : null,
     h("div", { class: "field" }, h("label", { for: "test-user" }, "Run as user (user id; their connected accounts are used)"),
-      h("input", { id: "test-user", type: "text", size: 30, value: B.testUser || "", oninput: (e) => { B.testUser = e.target.value.trim(); } })),
+      h("input", { id: "test-user", type: "text", size: 30, list: "test-users", autocomplete: "off", value: B.testUser || "",
+        oninput: (e) => { B.testUser = e.target.value.trim(); } }),
+      h("datalist", { id: "test-users" }, (B.users || []).map((u) => h("option", { value: u.userId, label: u.username })))),
     h("button", { type: "button", id: "b-test-run", onclick: run }, "Test run"),
     result);
 }
@@ -174,11 +176,14 @@ async function loadVersions(B) {
 }
 
 export async function load(B) {
-  if (!B.workflowId) return;
-  const [last] = await Promise.all([
+  const users = B.ctx.api.get("/manage/users?limit=25").catch(() => ({ data: [] })); // for "Run as user"
+  if (!B.workflowId) { B.users = (await users).data; return; }
+  const [last, people] = await Promise.all([
     B.ctx.api.get(`/manage/workflows/${enc(B.workflowId)}/test`).catch(() => null),
+    users,
     loadVersions(B),
   ]);
+  B.users = people.data;
   B.lastTest = last && last.steps ? last : null;
 }
 
