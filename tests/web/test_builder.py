@@ -307,11 +307,20 @@ def test_blocks_nest_move_and_delete_by_keyboard(api: httpx2.Client, board: Any)
     expect(top).to_have_count(3)
     expect(top.nth(1)).to_have_attribute("aria-label", "Block if-else")
 
+    # by keyboard, into another list: "Move stop to" Then of if-else
+    stop = block(page, "stop")
+    stop.get_by_label("Move stop to").select_option(label="Then of if-else")
+    stop.get_by_role("button", name="Move", exact=True).press("Enter")
+    expect(branch.get_by_role("region", name="Block stop")).to_have_count(1)
+    expect(top).to_have_count(2)
+    assert page.evaluate("document.activeElement.textContent") == "Move"  # focus went along
+
     page.once("dialog", lambda d: d.accept())
     block(page, "if-else").get_by_role("button", name="Delete if-else").press("Enter")
     expect(block(page, "if-else")).to_have_count(0)
     expect(block(page, "iterate")).to_have_count(0)  # with what it held
-    expect(top).to_have_count(2)
+    expect(block(page, "stop")).to_have_count(0)
+    expect(top).to_have_count(1)
 
     # unsaved edits: leaving asks, and "stay" keeps the page and its address
     here = page.url

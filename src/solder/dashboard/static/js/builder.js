@@ -282,6 +282,7 @@ function blockCard(B, list, i, path) {
         [["up", `Move ${b.key} up`], ["down", `Move ${b.key} down`], ["del", `Delete ${b.key}`]].forEach(([s, l]) =>
           document.getElementById(`${u}-${s}`).setAttribute("aria-label", l));
       } })),
+    moveTo(B, list, b, u),
     typeControls(B, b, u),
     inputsView(B, b, u, path, mine.fields),
     nestedViews(B, b, path));
@@ -317,6 +318,39 @@ function dropOn(B, list, index) {
       say(`Moved ${block.key}`);
     },
   };
+}
+
+// Every list of blocks with its name, in document order: where "Move to" may send a block.
+function allLists(B) {
+  const out = [["Blocks", B.doc.blocks]];
+  const names = { then: "Then", else: "Else", blocks: "Blocks", default: "Default" };
+  const walk = (list) => list.forEach((b) => picker.children(b).forEach(([sub, l]) => {
+    const j = /^paths\[(\d+)\]/.exec(sub);
+    out.push([j ? `Path ${b.paths[Number(j[1])].key} of ${b.key}` : `${names[sub]} of ${b.key}`, l]);
+    walk(l);
+  }));
+  walk(B.doc.blocks);
+  return out;
+}
+
+// The keyboard's way into another list: choose the list, then "Move" (the block goes last).
+function moveTo(B, list, b, u) {
+  const lists = allLists(B).filter(([, l]) => !inside(b, l));
+  if (lists.length < 2) return null;
+  const chosen = h("select", { id: `${u}-to` },
+    lists.map(([name, l], k) => h("option", { value: String(k), selected: l === list }, name)));
+  return h("div", { class: "row tight move-to" },
+    h("label", { for: `${u}-to` }, `Move ${b.key} to`), chosen,
+    h("button", { type: "button", class: "secondary small", id: `${u}-go`, onclick: () => {
+      const [name, target] = lists[Number(chosen.value)];
+      if (target === list) return;
+      list.splice(list.indexOf(b), 1);
+      target.push(b);
+      changed(B);
+      B.focus = `${u}-go`;
+      draw(B);
+      say(`Moved ${b.key} to ${name}`);
+    } }, "Move"));
 }
 
 function grip(list, b) {
