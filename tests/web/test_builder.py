@@ -273,6 +273,15 @@ def test_blocks_nest_move_and_delete_by_keyboard(api: httpx2.Client, board: Any)
     page.keyboard.press("Escape")
     assert page.evaluate("document.activeElement.id").endswith("-url")  # back in the field
 
+    # JSON typed half-way is said at once, on the field
+    body = block(page, "stream").get_by_label("body", exact=True)
+    before = body.input_value()
+    body.fill('{"orderId": ')
+    expect(body).to_have_attribute("aria-invalid", "true")
+    expect(block(page, "stream").get_by_text("This is not valid JSON.")).to_be_visible()
+    body.fill(before)
+    expect(body).not_to_have_attribute("aria-invalid", "true")
+
     # each problem on its own block, nested ones included, and on its field
     page.get_by_role("button", name="Check", exact=True).click()
     expect(http.get_by_label("url (required)")).to_have_attribute("aria-invalid", "true")

@@ -64,6 +64,7 @@ function readText(s, text) {
 function readJson(s, text) {
   if (text.trim() === "") return { value: undefined };
   try { return { value: JSON.parse(text) }; } catch { /* not JSON */ }
+  if (/^\s*[[{]/.test(text) && !/^\s*\{\{/.test(text)) return { error: "This is not valid JSON." }; // meant as JSON
   const t = types(s);
   if (!t.length || t.includes("string") || /^\s*\{\{[\s\S]*\}\}\s*$/.test(text)) return { value: text };
   return { error: "This is not valid JSON." };
