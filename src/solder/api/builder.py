@@ -147,7 +147,19 @@ def export(
     return Response(text, media_type=f"{media}; charset=utf-8")
 
 
-@router.post("/import")
+_FILE_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "a definition file as solder push reads it",
+        "content": {
+            media: {"schema": {"type": "string"}}
+            for media in ("text/yaml", "application/yaml", "application/json")
+        },
+    }
+}
+
+
+@router.post("/import", openapi_extra=_FILE_BODY)
 async def import_file(
     request: Request,
     who: ServerCaller,
