@@ -302,16 +302,21 @@ def test_blocks_nest_move_and_delete_by_keyboard(api: httpx2.Client, board: Any)
     expect(headings.first).to_contain_text("1. Stream Data")
     picture(page, page.get_by_role("region", name="Blocks", exact=True), "builder-nested")
 
-    # with the mouse: the Stop block dragged by its grip out of Then, to the end of the workflow
-    page.set_viewport_size({"width": 1200, "height": 2600})  # both ends in view: no scrolling
-    block(page, "stop").locator(".grip").drag_to(
-        page.get_by_role("group", name="Add to Blocks", exact=True)
-    )
+    # with the mouse: the Stop block dragged by its grip out of Then, before Stream Data, then last
+    page.set_viewport_size({"width": 1200, "height": 3400})  # both ends in view: no scrolling
+    page.evaluate("window.scrollTo(0, 0)")
     top = page.locator("main ol.blocks[aria-label=Blocks] > li > section")
+    onto = {"x": 200, "y": 12}  # the block's heading
+    block(page, "stop").locator(".grip").drag_to(block(page, "stream"), target_position=onto)
     expect(top).to_have_count(3)
+    expect(top.first).to_have_attribute("aria-label", "Block stop")
+    add_row = page.get_by_role("group", name="Add to Blocks", exact=True)
+    page.evaluate("window.scrollTo(0, 0)")
+    block(page, "stop").locator(".grip").drag_to(add_row)  # onto a list's Add row: last
     expect(top.last).to_have_attribute("aria-label", "Block stop")
     expect(branch.get_by_role("region", name="Block stop")).to_have_count(0)
     into_itself = page.get_by_role("group", name="Add to Then of if-else", exact=True)
+    page.evaluate("window.scrollTo(0, 0)")
     branch.locator(".grip").first.drag_to(into_itself)  # refused: a block cannot hold itself
     expect(top).to_have_count(3)
     expect(top.nth(1)).to_have_attribute("aria-label", "Block if-else")

@@ -226,7 +226,9 @@ function nestedViews(B, b, path) {
         listView(B, p.blocks ||= [], `Path ${p.key} of ${b.key}`, `${path}.paths[${j}].blocks`));
     }),
     h("button", { type: "button", class: "secondary", id: `${u}-addpath`, onclick: () => {
-      const key = `path-${b.paths.length + 1}`;
+      let n = b.paths.length + 1;
+      while (b.paths.some((x) => x.key === `path-${n}`)) n++;
+      const key = `path-${n}`;
       const p = { key, condition: "", blocks: [] };
       b.paths.push(p); changed(B); B.focus = `${uid(p)}-cond`; draw(B);
     } }, `Add a path to ${b.key}`),
@@ -309,10 +311,9 @@ function dropOn(B, list, index) {
       e.preventDefault(); e.stopPropagation();
       const { list: from, block } = dragging;
       dragging = null;
-      const at = from.indexOf(block);
-      from.splice(at, 1);
-      const to = index === undefined ? list.length : list.indexOf(list === from && at < index ? list[index - 1] : list[index]);
-      list.splice(index === undefined || to < 0 ? list.length : to, 0, block);
+      const before = index === undefined ? null : list[index]; // the block it goes before
+      from.splice(from.indexOf(block), 1);
+      list.splice(before ? list.indexOf(before) : list.length, 0, block);
       changed(B);
       draw(B);
       say(`Moved ${block.key}`);
