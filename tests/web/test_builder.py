@@ -5,7 +5,10 @@ integration; BigCommerce "order created" -> Stream Data to a URL the user config
 custom event "Fulfillment Updated" -> BigCommerce "update order status" mapped with the
 variable picker), sees a problem on its field, test-runs each draft for real, releases them with
 a note, installs them through the modal on an ISV page, fires both events, finds the runs in
-the runs explorer, makes one fail and re-runs it. Screenshots land in docs/img/builder-*.png.
+the runs explorer, makes one fail and re-runs it. Another nests if/iterate blocks, reads the
+picker's scope, places each problem on its own block and field, moves blocks by keyboard (Up,
+Down, "Move to") and by mouse (drag by the grip), deletes, and asks before unsaved edits are
+left; the last exports and imports byte for byte. Screenshots land in docs/img/builder-*.png.
 """
 
 from __future__ import annotations
@@ -251,7 +254,9 @@ def focused(page: Any) -> str:
     return label
 
 
-def test_blocks_nest_move_and_delete_by_keyboard(api: httpx2.Client, board: Any) -> None:
+def test_nested_blocks_move_by_keyboard_and_mouse_and_carry_their_problems(
+    api: httpx2.Client, board: Any
+) -> None:
     page = board
     push_quickstart(api)
     open_in_builder(page, NEW_ORDER)
