@@ -53,6 +53,24 @@ def launch() -> Iterator[object]:
             browser.close()
 
 
+def dashboard_tab(browser: Any, url: str, height: int = 820) -> Iterator[Any]:
+    """A tab on the dashboard; afterwards, no script error was seen in it.
+
+    Nothing the Content-Security-Policy refused (an inline style, say) either; a refused call
+    (a 409 or 422 the page shows) is logged by Chromium as a failed resource and allowed.
+    """
+    context = browser.new_context(viewport={"width": 1200, "height": height}, accept_downloads=True)
+    context.set_default_timeout(30_000)  # a loaded 2-core machine
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.goto(url)
+    yield tab
+    context.close()
+    assert [e for e in errors if "Failed to load resource" not in e] == []
+
+
 def host_app(solder_url: str) -> Starlette:
     """AcmeCo's page: loads the SDK from Solder and shows what the callbacks receive.
 

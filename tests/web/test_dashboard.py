@@ -17,7 +17,7 @@ from solder.store import dashboard_accounts
 from tests.conftest import Server
 from tests.eventflow import WORKFLOW_NAME, Installed, StreamBlock, fire, install_flow, write_flow
 from tests.flows import ok, push_quickstart, settled, wait_until
-from tests.web.browser import shot
+from tests.web.browser import dashboard_tab, shot
 
 pytestmark = pytest.mark.browser
 BLOCK = "6f0c6b51-0000-4000-8000-00000000da51"
@@ -25,18 +25,7 @@ BLOCK = "6f0c6b51-0000-4000-8000-00000000da51"
 
 @pytest.fixture
 def page(browser: Any, server: Server) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1200, "height": 820})
-    context.set_default_timeout(30_000)  # a loaded 2-core machine
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    tab.goto(server.url)
-    yield tab
-    context.close()
-    # no script error, and nothing the Content-Security-Policy refused (an inline style, say);
-    # a refused call (a 409 the page shows) is logged by Chromium as a failed resource
-    assert [e for e in errors if "Failed to load resource" not in e] == []
+    yield from dashboard_tab(browser, server.url)
 
 
 @pytest.fixture
@@ -105,6 +94,7 @@ def test_log_in_browse_find_a_failed_run_rerun_it_and_manage_the_installation(
     envs, pages = (page.get_by_role("navigation", name=n) for n in ("Environments", "Pages"))
     envs.get_by_role("link", name="development").click()
     pages.get_by_role("link", name="Runs").click()
+    page.get_by_role("heading", name="Runs").wait_for()  # not a label of the page before
     page.get_by_label("Status").select_option("failed")
     page.get_by_role("button", name="Filter").click()
     page.wait_for_url("**/runs?status=failed")

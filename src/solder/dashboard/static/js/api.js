@@ -2,7 +2,7 @@
 // environment; a cross-origin page cannot send it (ADR 0013).
 
 export class ApiError extends Error {
-  constructor(message, status) { super(message); this.status = status; }
+  constructor(message, status, body = {}) { super(message); this.status = status; this.body = body; }
 }
 
 async function call(method, path, { env, body } = {}) {
@@ -14,8 +14,23 @@ async function call(method, path, { env, body } = {}) {
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const data = await response.json().catch(() => ({}));
-  if (!response.ok) throw new ApiError(data.message || `${response.status} ${response.statusText}`, response.status);
+  if (!response.ok) throw new ApiError(data.message || `${response.status} ${response.statusText}`, response.status, data);
   return data;
+}
+
+// A file's text in or out (export, import): the body is sent and read as text.
+async function callText(method, path, { env, body, type } = {}) {
+  const headers = { accept: "text/yaml, application/json" };
+  if (env) headers["x-solder-dashboard"] = env;
+  if (body !== undefined) headers["content-type"] = type;
+  const response = await fetch(path, { method, headers, credentials: "same-origin", body });
+  const text = await response.text();
+  if (!response.ok) {
+    let data = {};
+    try { data = JSON.parse(text); } catch { /* not JSON: the status says it */ }
+    throw new ApiError(data.message || `${response.status} ${response.statusText}`, response.status, data);
+  }
+  return text;
 }
 
 export function query(params) {
@@ -38,5 +53,7 @@ export function bound(env) {
     put: (path, body) => call("PUT", path, { env, body }),
     post: (path, body) => call("POST", path, { env, body }),
     del: (path) => call("DELETE", path, { env }),
+    getText: (path) => callText("GET", path, { env }),
+    postText: (path, body, type) => callText("POST", path, { env, body, type }),
   };
 }

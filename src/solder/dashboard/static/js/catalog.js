@@ -1,5 +1,6 @@
 // What the ISV built: integrations with their workflows and versions, and custom events.
-import { h, replace, table, when, json } from "./dom.js";
+import { h, replace, table, when, json, say } from "./dom.js";
+import { exportFile, importer } from "./buildtools.js";
 
 function versionsOf(ctx, wf) {
   const box = h("div", {});
@@ -12,23 +13,69 @@ function versionsOf(ctx, wf) {
   } }, h("summary", {}, "Versions"), box);
 }
 
+// "New integration": its key, app and name; then the builder opens on its first workflow.
+function newIntegration(ctx, apps) {
+  const message = h("p", { class: "error-text", role: "alert" });
+  const key = h("input", { id: "ni-key", required: true, pattern: "[a-z0-9][a-z0-9_\\-]*", size: 24, autocomplete: "off" });
+  const name = h("input", { id: "ni-name", size: 30, autocomplete: "off" });
+  const app = h("select", { id: "ni-app" }, apps.map((a) => h("option", { value: a.app }, a.name)));
+  const form = h("form", { class: "card", id: "new-integration", hidden: true, "aria-labelledby": "ni-title", onsubmit: async (e) => {
+    e.preventDefault();
+    try {
+      const made = await ctx.api.post("/manage/integrations/new", { key: key.value.trim(), app: app.value, name: name.value.trim() || undefined });
+      say("Integration created");
+      ctx.go(`#/${ctx.env}/builder/${encodeURIComponent(made.integrationId)}/new`);
+    } catch (err) {
+      message.textContent = err.message;
+      if (err.body && err.body.field) (form.querySelector(`#ni-${err.body.field}`) || key).setAttribute("aria-invalid", "true");
+    }
+  } },
+    h("h2", { id: "ni-title" }, "New integration"),
+    h("div", { class: "row" },
+      h("div", { class: "field" }, h("label", { for: "ni-key" }, "Integration key (lower case, digits, - and _)"), key),
+      h("div", { class: "field" }, h("label", { for: "ni-app" }, "App"), app),
+      h("div", { class: "field" }, h("label", { for: "ni-name" }, "Name shown to users (optional)"), name),
+      h("button", { type: "submit" }, "Create integration")),
+    message);
+  const open = h("button", { type: "button", "aria-expanded": "false", "aria-controls": "new-integration", onclick: () => {
+    form.hidden = !form.hidden;
+    open.setAttribute("aria-expanded", String(!form.hidden));
+    if (!form.hidden) key.focus();
+  } }, "New integration");
+  return [open, form];
+}
+
+// The last import's report, shown again when the page is redrawn with what it imported.
+const lastImport = {}; // by environment
+
 export async function integrations(ctx) {
-  const [ints, all] = await Promise.all([ctx.api.get("/integrations"), ctx.api.get("/workflows")]);
+  const [ints, all, apps] = await Promise.all([ctx.api.get("/integrations"), ctx.api.get("/workflows"), ctx.api.get("/metadata/apps")]);
   const byIntegration = {};
   for (const wf of all.data) (byIntegration[wf.integrationId] ||= []).push(wf);
+  const [openNew, newForm] = newIntegration(ctx, apps.data);
+  const builder = (i, wf) => `#/${ctx.env}/builder/${encodeURIComponent(i)}/${wf}`;
   replace(ctx.main,
     h("h1", {}, "Integrations", h("span", { class: `env-badge ${ctx.env}` }, ctx.env)),
-    ints.data.length ? null : h("p", { class: "muted" }, "No integration yet: push one with `solder push`."),
+    h("div", { class: "row" }, openNew, importer(ctx, () => ctx.go(location.hash),
+      lastImport[ctx.env] ||= h("div", { id: "import-report", "aria-live": "polite" }))),
+    newForm,
+    ints.data.length ? null : h("p", { class: "muted" }, "No integration yet: make one here, or push one with `solder push`."),
     ints.data.map((i) => h("section", { class: "card", "aria-labelledby": `int-${i.integrationId}` },
       h("h2", { id: `int-${i.integrationId}` }, i.app),
       h("p", { class: "muted" }, `Integration ${i.integrationId}`),
+      h("div", { class: "row" },
+        h("a", { class: "button", href: builder(i.integrationId, "new"), "aria-label": `New workflow in ${i.app}` }, "New workflow"),
+        h("button", { type: "button", class: "secondary", onclick: () => exportFile(ctx.api, i.integrationId, i.app.toLowerCase().replace(/[^a-z0-9]+/g, "-"), "yaml") },
+          "Export YAML")),
       table(["Workflow", "Released version", "Trigger and blocks", "Updated", ""],
         (byIntegration[i.integrationId] || []).map((wf) => h("tr", {},
           h("th", { scope: "row" }, wf.name),
           h("td", {}, wf.version === null ? "draft only" : `v${wf.version}`),
           h("td", {}, wf.blocks.map((b) => b.name).join(" → ")),
           h("td", {}, when(wf.updatedAt)),
-          h("td", {}, versionsOf(ctx, wf), h("a", { href: `#/${ctx.env}/runs?workflowId=${wf.workflowId}` }, "Runs"))))))));
+          h("td", {}, versionsOf(ctx, wf),
+            h("a", { href: builder(i.integrationId, wf.workflowId), "aria-label": `Open ${wf.name} in the builder` }, "Builder"), " ",
+            h("a", { href: `#/${ctx.env}/runs?workflowId=${wf.workflowId}` }, "Runs"))))))));
 }
 
 export async function events(ctx) {

@@ -6,6 +6,7 @@ import * as catalog from "./catalog.js";
 import * as installs from "./installs.js";
 import * as runs from "./runs.js";
 import * as admin from "./admin.js";
+import * as builder from "./builder.js";
 
 const ENVS = ["development", "production"];
 const PAGES = [
@@ -17,14 +18,15 @@ const PAGES = [
   ["settings", "Settings", admin.settings],
 ];
 const DETAIL = { users: installs.user, runs: runs.run };
+const HIDDEN = { builder: [builder.page, "integrations"] }; // pages reached from others, not listed
 const state = { envs: [] };
 
 export function go(hash) { if (location.hash === hash) route(); else location.hash = hash; }
 
 function parse() {
   const [path, search] = location.hash.replace(/^#/, "").split("?");
-  const [env, page, id] = path.split("/").filter(Boolean).map(decodeURIComponent);
-  return { env, page, id, params: new URLSearchParams(search || "") };
+  const [env, page, id, sub] = path.split("/").filter(Boolean).map(decodeURIComponent);
+  return { env, page, id, sub, params: new URLSearchParams(search || "") };
 }
 
 async function refreshSessions() {
@@ -42,7 +44,8 @@ function drawNav(where) {
   replace(pages,
     h("a", { href: "#/" }, "Overview"),
     PAGES.map(([key, title]) => h("a", {
-      href: `#/${where.env}/${key}`, "aria-current": key === where.page ? "page" : null,
+      href: `#/${where.env}/${key}`,
+      "aria-current": key === where.page || (HIDDEN[where.page] && HIDDEN[where.page][1] === key) ? "page" : null,
     }, title)),
     h("button", { class: "secondary spaced", onclick: async () => {
       await api.logOut(where.env); await refreshSessions(); go("#/");
@@ -111,8 +114,14 @@ async function overview(main) {
 }
 
 let current = 0; // the latest navigation; an older one that finishes later is dropped
+let guard = null; // a page with unsaved edits: () => true when it may be left
 
 async function route() {
+  if (guard && route.last !== undefined && location.hash !== route.last && !guard()) {
+    history.replaceState(null, "", route.last); // stay: the address goes back to this page
+    return;
+  }
+  guard = null;
   const seq = ++current;
   const main = document.getElementById("main");
   const view = h("div", {}); // drawn off-page, shown only if no newer navigation started
@@ -122,9 +131,12 @@ async function route() {
   try {
     if (!where.env) await overview(view);
     else {
-      const ctx = { api: api.bound(where.env), env: where.env, id: where.id, params: where.params, main: view, go };
+      const ctx = { api: api.bound(where.env), env: where.env, id: where.id, sub: where.sub, params: where.params, main: view, go,
+        guard: (fn) => { if (seq === current) guard = fn; },
+        moved: (hash) => { history.replaceState(null, "", hash); route.last = hash; } }; // same page, new address
       const entry = PAGES.find(([key]) => key === where.page) || PAGES[0];
-      await (where.id && DETAIL[entry[0]] ? DETAIL[entry[0]] : entry[2])(ctx);
+      if (HIDDEN[where.page] && where.id) await HIDDEN[where.page][0](ctx);
+      else await (where.id && DETAIL[entry[0]] ? DETAIL[entry[0]] : entry[2])(ctx);
     }
   } catch (err) {
     replace(view, h("h1", {}, "Something went wrong"), h("p", { class: "error-text", role: "alert" }, err.message));
@@ -145,4 +157,5 @@ export function refresh() { route(); }
 export { say };
 
 window.addEventListener("hashchange", route);
+window.addEventListener("beforeunload", (e) => { if (guard && !guard.quiet()) e.preventDefault(); });
 refreshSessions().then(route);
