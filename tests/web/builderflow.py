@@ -5,18 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from tests.conftest import Server
-from tests.flows import EXAMPLES, ok
 from tests.web.browser import shot
-
-
-def define_events(server: Server) -> None:
-    """The quick start's custom event, as the ISV's `solder push` of events.yaml defines it."""
-    events = yaml.safe_load((EXAMPLES / "events.yaml").read_text())
-    with server.client(prefix="") as mgmt:
-        ok(mgmt.put("/manage/events", json=events))
 
 
 def block(page: Any, key: str) -> Any:

@@ -26,7 +26,7 @@ from tests.conftest import STORE_HASH, STORE_TOKEN, Server
 from tests.e2e.test_quickstart_flow import place_order
 from tests.flows import FULFILLMENT, NEW_ORDER, ok, push_quickstart, settled, wait_until
 from tests.web.browser import dashboard_tab, install
-from tests.web.builderflow import add_block, block, define_events, download, pick, picture, saved
+from tests.web.builderflow import add_block, block, download, pick, picture, saved
 
 pytestmark = pytest.mark.browser
 URL_LABEL = "Where to send new orders (your server's URL)"
@@ -148,8 +148,6 @@ def test_build_the_quick_start_test_release_install_run_and_rerun(
 ) -> None:
     page, (store_url, store) = board, sandbox_store
     main = page.locator("main")
-    define_events(server)
-
     # a new integration, then its first workflow
     page.get_by_role("button", name="New integration").click()
     page.get_by_label("Integration key").fill("bigcommerce-quickstart")
@@ -177,7 +175,25 @@ def test_build_the_quick_start_test_release_install_run_and_rerun(
     tester = ok(api.post("/users", json={"username": "tester"}))["userId"]
     ok(api.post("/headless/credentials", json={"userId": tester, "credential": BIGCOMMERCE}))
     tried = place_order(store_url)
-    main.get_by_role("link", name="← Integrations").click()
+
+    # the custom event it starts from, defined on the Custom events page
+    pages = page.get_by_role("navigation", name="Pages")
+    pages.get_by_role("link", name="Custom events").click()
+    page.get_by_label("Event name").fill("Fulfillment Updated")
+    page.get_by_label("Description (optional)").fill("A fulfillment status changed in AcmeCo")
+    sample = page.get_by_label("Sample body (JSON)")
+    sample.fill('{"orderId": "String", "status": ')
+    page.get_by_role("button", name="Save event").click()
+    expect(main.get_by_role("alert")).to_contain_text("Sample body: not JSON")
+    expect(sample).to_be_focused()
+    sample.fill('{"orderId": "String", "status": "String"}')
+    page.get_by_role("button", name="Save event").click()
+    expect(main.get_by_role("row", name="Fulfillment Updated")).to_be_visible()
+    (event,) = ok(api.get("/events"))["data"]
+    assert (event["name"], event["body"]) == (
+        "Fulfillment Updated", {"orderId": "String", "status": "String"}
+    )  # fmt: skip
+    pages.get_by_role("link", name="Integrations").click()
     main.get_by_role("link", name="New workflow in BigCommerce").click()
     page.get_by_role("heading", name="New workflow").wait_for()
     build_fulfillment_flow(page, tester, tried)

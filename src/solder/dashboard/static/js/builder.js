@@ -399,7 +399,8 @@ function triggerView(B) {
   if (t.type === "customEvent") {
     const names = B.events.map((e) => [e.name, e.name]);
     if (t.event && !B.events.some((e) => e.name === t.event)) names.unshift([t.event, `${t.event} (not defined)`]);
-    parts.push(select("t-event", "Custom event", names, t.event, (v) => { t.event = v; changed(B); B.focus = "t-event"; draw(B); }));
+    parts.push(select("t-event", "Custom event", names, t.event, (v) => { t.event = v; changed(B); B.focus = "t-event"; draw(B); }),
+      h("a", { href: `#/${B.ctx.env}/events`, class: "inline-link" }, "Define a custom event"));
   } else if (t.type === "appEvent") {
     const apps = B.apps.filter((a) => a.triggers.length);
     const app = apps.find((a) => a.app === t.app) || apps[0];

@@ -78,11 +78,69 @@ export async function integrations(ctx) {
             h("a", { href: `#/${ctx.env}/runs?workflowId=${wf.workflowId}` }, "Runs"))))))));
 }
 
+// "Define a custom event": its name, description and sample body, as events.yaml holds them;
+// saving a name that exists changes that event (PUT /manage/events adds or updates).
+function eventForm(ctx, redraw) {
+  const message = h("p", { class: "error-text", role: "alert" });
+  const name = h("input", { id: "ev-name", required: true, size: 30, autocomplete: "off" });
+  const description = h("input", { id: "ev-description", size: 50, autocomplete: "off" });
+  const body = h("textarea", { id: "ev-body", rows: 6, cols: 60, spellcheck: "false", "aria-describedby": "ev-body-help",
+    placeholder: '{"orderId": "String", "status": "String"}' });
+  const fields = { name, description, body };
+  const form = h("form", { class: "card", id: "new-event", "aria-labelledby": "ev-title", onsubmit: async (e) => {
+    e.preventDefault();
+    message.textContent = "";
+    for (const el of Object.values(fields)) el.removeAttribute("aria-invalid");
+    let sample;
+    try {
+      sample = JSON.parse(body.value.trim() || "{}");
+    } catch (err) {
+      body.setAttribute("aria-invalid", "true");
+      message.textContent = `Sample body: not JSON (${err.message})`;
+      body.focus();
+      return;
+    }
+    const event = { name: name.value.trim(), body: sample };
+    if (description.value.trim()) event.description = description.value.trim();
+    try {
+      await ctx.api.put("/manage/events", { events: [event] });
+      say(`Custom event ${event.name} saved`);
+      redraw();
+    } catch (err) {
+      message.textContent = err.message;
+      const field = ((err.body && err.body.field) || "").split(".").pop();
+      const bad = fields[field] || name;
+      bad.setAttribute("aria-invalid", "true");
+      bad.focus();
+    }
+  } },
+    h("h2", { id: "ev-title" }, "Define a custom event"),
+    h("div", { class: "row" },
+      h("div", { class: "field" }, h("label", { for: "ev-name" }, "Event name"), name),
+      h("div", { class: "field" }, h("label", { for: "ev-description" }, "Description (optional)"), description)),
+    h("div", { class: "field" }, h("label", { for: "ev-body" }, "Sample body (JSON)"), body,
+      h("p", { id: "ev-body-help", class: "muted" },
+        "Keys with a dummy value of the wanted type, or a type name (\"String\", \"Number\"); the builder's variable picker lists them.")),
+    h("button", { type: "submit" }, "Save event"),
+    message);
+  // "Edit" on a listed event fills the form with it
+  form.edit = (e) => {
+    name.value = e.name;
+    description.value = e.description || "";
+    body.value = JSON.stringify(e.body, null, 2);
+    name.focus();
+  };
+  return form;
+}
+
 export async function events(ctx) {
   const list = (await ctx.api.get("/events")).data;
+  const form = eventForm(ctx, () => ctx.go(location.hash));
   replace(ctx.main,
     h("h1", {}, "Custom events", h("span", { class: `env-badge ${ctx.env}` }, ctx.env)),
-    table(["Event", "Description", "Body"], list.map((e) => h("tr", {},
+    table(["Event", "Description", "Body", ""], list.map((e) => h("tr", {},
       h("th", { scope: "row" }, e.name), h("td", {}, e.description || "—"),
-      h("td", {}, h("details", {}, h("summary", {}, "Schema"), json(e.body)))))));
+      h("td", {}, h("details", {}, h("summary", {}, "Schema"), json(e.body))),
+      h("td", {}, h("button", { type: "button", class: "secondary", "aria-label": `Edit ${e.name}`, onclick: () => form.edit(e) }, "Edit"))))),
+    form);
 }
