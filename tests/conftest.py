@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from solder.api.app import create_app
@@ -25,8 +25,8 @@ from solder.runtime import services as services_mod
 from solder.runtime.services import Services
 from solder.sandbox import bigcommerce, receiver
 from solder.security import signing
-from solder.store import accounts
-from solder.store.db import normalize_url
+from solder.store import accounts, migrate
+from solder.store.db import make_engine, normalize_url
 from tests.servers import run_asgi
 
 STORE_HASH = "teststore"
@@ -69,6 +69,15 @@ def database_url(tmp_path: Path) -> Iterator[str]:
         with admin.connect() as conn:  # type: ignore[attr-defined]
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """A migrated store of the backend under test (tests/store/test_migrations.py has its own)."""
+    built = make_engine(database_url, pool_size=8)
+    migrate.upgrade(built)
+    yield built
+    built.dispose()
 
 
 @pytest.fixture

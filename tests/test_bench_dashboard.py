@@ -12,28 +12,17 @@ from __future__ import annotations
 
 import base64
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine
 
-from solder.store import accounts, migrate
-from solder.store.db import make_engine
+from solder.store import accounts
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 import dashboard  # the benchmark script, from bench/
 
 SECRET = base64.b64encode(b"k" * 32).decode()
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    built = make_engine(database_url)
-    migrate.upgrade(built)
-    yield built
-    built.dispose()
 
 
 def test_every_dashboard_list_reads_through_a_fitting_index(

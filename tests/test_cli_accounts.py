@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import Engine
 
 from solder.cli import main
 from solder.security import passwords
-from solder.store import dashboard_accounts, migrate
-from solder.store.db import make_engine
+from solder.store import dashboard_accounts
 
 PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    built = make_engine(database_url)
-    migrate.upgrade(built)
-    yield built
-    built.dispose()
 
 
 def solder(database_url: str, *args: str, stdin: str | None = None) -> Result:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,18 +11,8 @@ from click.testing import CliRunner, Result
 from sqlalchemy import Engine, delete
 
 from solder.cli import main
-from solder.store import migrate
-from solder.store.db import make_engine
 from solder.store.tables import credentials
 from tests.sealed import NEW, OLD, SIGNING, STRAY, seed, signing_secret, tokens
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    built = make_engine(database_url)
-    migrate.upgrade(built)
-    yield built
-    built.dispose()
 
 
 def b64(key: bytes) -> str:
